@@ -1,0 +1,138 @@
+"""Serve every registered lab as a tab of one Gradio app.
+
+    python launcher.py                      # all labs on http://127.0.0.1:7860
+    python launcher.py --labs png_to_glb    # only some labs
+    python launcher.py --port 8000 --share  # another port, plus a public share link
+
+Hand out a link that opens straight on one lab with ``?lab=<slug>``, e.g.
+http://127.0.0.1:7860/?lab=png_to_glb.
+
+Each lab's Blocks is built on its own (by importing ``labs.<slug>.app``) and then rendered inside
+a tab; a lab that fails to import still gets a tab that says why and what to install, so one
+broken lab never takes the suite down. Heavy libraries are imported by the labs' handlers, not
+here, so start-up stays close to a bare gradio app.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import traceback
+from typing import Sequence
+
+import gradio as gr
+
+from labs import LABS, Lab, get
+from shared.optional import install_hint
+from shared.ui import serve
+
+log = logging.getLogger("ml_labs")
+
+HOME_ID = "home"
+
+
+def select_labs(slugs: str | Sequence[str] | None) -> list[Lab]:
+    """Return the registry entries for a comma-separated string or list of slugs (all if empty).
+
+    Raises:
+        ValueError: For an unknown slug; the message lists the registered ones.
+    """
+    if not slugs:
+        return list(LABS)
+    names = [s.strip() for s in (slugs.split(",") if isinstance(slugs, str) else slugs) if s.strip()]
+    try:
+        wanted = {get(name).slug for name in names}
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    return [lab for lab in LABS if lab.slug in wanted]
+
+
+def agenda_markdown(labs: Sequence[Lab]) -> str:
+    """The home tab: what the suite is and a workshop agenda built from the registry."""
+    rows = "\n".join(
+        f"| {lab.number} | {lab.emoji} **{lab.title}** | {lab.summary} | {'; '.join(lab.learn)} | {lab.minutes} |"
+        for lab in labs
+    )
+    total = sum(lab.minutes for lab in labs)
+    return f"""# ML engineering labs
+Hands-on labs for the skills ML engineers use every day. Every lab is a real tool: it runs real
+libraries, real files, real processes and real servers on this machine, and shows you the code
+that just ran.
+
+**How to use it:** pick a tab, click one of its examples, then change the settings and read the
+"Show the code" panel. Each lab also runs alone (`python -m labs.<slug>.app`) and as its own
+Hugging Face Space (`python spaces/export.py <slug> --out DIR`).
+
+## Workshop agenda (about {total} minutes)
+| # | Lab | What it does | What you will learn | Minutes |
+|---|---|---|---|---|
+{rows}
+
+Tip for teachers: `?lab=<slug>` in the address opens the suite on that lab, e.g. `?lab={labs[0].slug if labs else 'png_to_glb'}`.
+"""
+
+
+def load_lab(lab: Lab) -> gr.Blocks:
+    """Import a lab's app module and return its `demo`; on failure, a Blocks that explains it."""
+    try:
+        module = importlib.import_module(f"labs.{lab.slug}.app")
+        return module.demo
+    except Exception as exc:  # the suite must start even if one lab is broken
+        log.error("lab %s failed to load:\n%s", lab.slug, traceback.format_exc())
+        with gr.Blocks(title=lab.title) as fallback:
+            gr.Markdown(
+                f"# {lab.emoji} Lab {lab.number} · {lab.title}\n"
+                f"⚠️ This lab could not be loaded: `{type(exc).__name__}: {exc}`.\n\n"
+                f"If a package is missing, install the lab's requirements:\n\n"
+                f"```\n{install_hint(lab.slug)}\n```"
+            )
+        return fallback
+
+
+def tab_from_query(request: gr.Request) -> gr.Tabs:
+    """Select the tab named by the page's ``?lab=<slug>`` query parameter (home otherwise)."""
+    wanted = (request.query_params.get("lab") or "").strip() if request else ""
+    return gr.Tabs(selected=wanted if any(lab.slug == wanted for lab in LABS) else HOME_ID)
+
+
+def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:
+    """Build the suite: a home tab plus one tab per selected lab.
+
+    Each lab's Blocks is built first, outside the parent, then rendered inside its tab (building it
+    inside the parent would render it twice in gradio 6).
+    """
+    labs = select_labs(slugs)
+    children = [(lab, load_lab(lab)) for lab in labs]
+    with gr.Blocks(title="ML engineering labs") as suite:
+        with gr.Tabs(selected=HOME_ID) as tabs:
+            with gr.Tab("Home", id=HOME_ID):
+                gr.Markdown(agenda_markdown(labs))
+            for lab, child in children:
+                with gr.Tab(f"{lab.number} · {lab.title}", id=lab.slug):
+                    child.render()
+        suite.load(tab_from_query, inputs=None, outputs=tabs, api_name="suite_open_lab",
+                   api_visibility="private", queue=False, show_progress="hidden")
+    return suite
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Serve the ML engineering labs as tabs of one app.")
+    parser.add_argument("--labs", default="", help="comma-separated slugs to serve (default: all)")
+    parser.add_argument("--host", default=None, help="address to bind (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--share", action="store_true", help="also create a public gradio share link")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        suite = build(args.labs)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    serve(suite, host=args.host, port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Page parts every lab uses: the header, the "Show the code" panel, the missing-dependency
+banner, friendly error handling, and one `serve()` that applies the suite's theme and queue.
+
+This is the only shared module that imports gradio; the labs' logic modules never do.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import os
+from typing import Any, Callable
+
+import gradio as gr
+
+from shared.optional import MissingDependency, install_hint, missing
+
+log = logging.getLogger("ml_labs")
+
+# Light events (validation, small queries) may run side by side: 20 users clicking at once
+# must not wait in one line (gradio's default queue runs one event at a time).
+LIGHT_CONCURRENCY = 16
+# Heavy CPU events (training, meshing, compiling) share one small pool so the 2-core machine
+# does not thrash and memory stays bounded. Spread these into an event's keyword arguments.
+HEAVY = {"concurrency_limit": 2, "concurrency_id": "heavy-cpu"}
+# Events that hold the GPU share one slot: two kernels timed at once would lie to each other.
+GPU = {"concurrency_limit": 1, "concurrency_id": "gpu"}
+
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="purple")
+CSS = """
+.lab-header h1 { margin-bottom: 0.2em; }
+.lab-missing { border-left: 4px solid #d97706; padding-left: 0.8em; }
+footer { visibility: hidden; }
+"""
+
+
+def header(lab: Any, *, extra: str = "") -> gr.Markdown:
+    """Render a lab's opening header: title, one-line summary, what you will learn, minutes.
+
+    Args:
+        lab: The lab's registry entry (`labs.Lab`).
+        extra: Markdown appended under the bullets (e.g. which device or stand-in is in use).
+    """
+    bullets = "\n".join(f"- {item}" for item in lab.learn)
+    text = (
+        f"# {lab.emoji} Lab {lab.number} · {lab.title}\n"
+        f"{lab.summary}. **About {lab.minutes} minutes.**\n\n"
+        f"**What you will learn**\n{bullets}\n"
+    )
+    if extra:
+        text += f"\n{extra}\n"
+    return gr.Markdown(text, elem_classes=["lab-header"])
+
+
+def missing_banner(lab: Any) -> list[str]:
+    """Show a warning banner if the lab's optional dependencies are missing; return their names."""
+    absent = missing(lab.needs)
+    if absent:
+        gr.Markdown(
+            f"⚠️ **This lab needs packages that are not installed: {', '.join(absent)}.** "
+            f"The tab still opens, but its buttons will say the same. Install them with:\n\n"
+            f"```\n{install_hint(lab.slug)}\n```",
+            elem_classes=["lab-missing"],
+        )
+    return absent
+
+
+def source_of(*objects: Any) -> str:
+    """Return the source code of functions, classes or modules, separated by blank lines."""
+    parts = []
+    for obj in objects:
+        try:
+            parts.append(inspect.getsource(obj).rstrip())
+        except (OSError, TypeError):
+            parts.append(f"# source of {getattr(obj, '__qualname__', obj)!r} is not available")
+    return "\n\n\n".join(parts) + "\n"
+
+
+def code_panel(*objects: Any, label: str = "Show the code", open: bool = False) -> gr.Code:
+    """A collapsed panel with the real source of `objects`, read from their modules at start-up.
+
+    Returns:
+        The `gr.Code` component, so a handler can update it to show what just ran.
+    """
+    with gr.Accordion(label, open=open):
+        return gr.Code(source_of(*objects), language="python", interactive=False, show_label=False)
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap an event handler so bad input shows a clear message instead of a traceback.
+
+    `ValueError` (including upload errors) and `MissingDependency` become `gr.Error` with their
+    own message. Anything else is logged with its traceback on the server and shown as a short
+    message, and the server keeps serving.
+    """
+
+    def translate(exc: Exception) -> gr.Error:
+        if isinstance(exc, gr.Error):
+            return exc
+        if isinstance(exc, (ValueError, MissingDependency)):
+            return gr.Error(str(exc))
+        log.exception("unexpected error in %s", fn.__qualname__)
+        return gr.Error(f"Something went wrong: {type(exc).__name__}: {exc}. "
+                        "Try other settings; if it persists, please report it.")
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args: Any, **kwargs: Any):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as exc:
+                raise translate(exc) from exc
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            raise translate(exc) from exc
+    return wrapper
+
+
+def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
+          share: bool = False, **launch_kwargs: Any) -> Any:
+    """Queue and launch a Blocks app with the suite's theme, css and concurrency defaults.
+
+    Host and port default to gradio's own `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`
+    environment variables, then to 127.0.0.1:7860.
+    """
+    demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
+    return demo.launch(
+        server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        share=share,
+        theme=THEME,
+        css=CSS,
+        **launch_kwargs,
+    )
