@@ -108,6 +108,11 @@ def open_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXE
     try:
         img = Image.open(path)
         width, height = img.size
+    except Image.DecompressionBombError as exc:  # Pillow's own, looser limit tripped first
+        raise UploadError(
+            f"The image '{name}' has far too many pixels ({exc}); the limit is "
+            f"{max_pixels / 1e6:.0f} megapixels. Downscale it first."
+        ) from exc
     except Exception as exc:  # PIL raises many types for junk headers
         raise UploadError(f"The image '{name}' could not be read ({exc}). Re-export it and try again.") from exc
     if width * height > max_pixels:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Set up the suite in ./.venv: every lab's requirements, torch kept on the CPU wheel by the
+# constraints file. With --test, also the test tools: pytest and Playwright (Python), Debian's
+# chromium for the browser test, and each lab's own tools (.ci/lab-<slug>.sh). Safe to re-run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+want_tests=false
+[[ "${1:-}" == "--test" ]] && want_tests=true
+
+if [[ ! -x .venv/bin/python ]]; then
+  echo "==> creating .venv with $($PYTHON --version)"
+  "$PYTHON" -m venv .venv
+fi
+
+reqs=(-r requirements/base.txt)
+for f in requirements/*.txt; do
+  case "$(basename "$f")" in base.txt|dev.txt|constraints.txt) ;; *) reqs+=(-r "$f") ;; esac
+done
+$want_tests && reqs+=(-r requirements/dev.txt)
+
+echo "==> installing Python packages (${reqs[*]})"
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt "${reqs[@]}"
+
+if $want_tests; then
+  as_root() { if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+  if ! command -v chromium >/dev/null; then
+    echo "==> installing Debian chromium for the browser test"
+    if command -v apt-get >/dev/null; then
+      as_root apt-get update -q && as_root apt-get install -y -q chromium chromium-driver \
+        || echo "!! could not install chromium: the browser test will be skipped"
+    else
+      echo "!! no apt-get here: install Chromium yourself, or the browser test will be skipped"
+    fi
+  fi
+  for script in .ci/lab-*.sh; do
+    [[ -e "$script" ]] || continue
+    echo "==> $script"
+    bash "$script" || echo "!! $script failed: tests that need its tools will be skipped"
+  done
+fi
+echo "==> ready"

@@ -1,0 +1,110 @@
+"""The launcher: every lab builds alone and together, start-up stays light, tabs open by URL."""
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import SimpleNamespace
+
+import gradio as gr
+import pytest
+
+import launcher
+from labs import LABS
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY_MODULES = ["torch", "transformers", "tensorflow", "keras", "trimesh", "boto3", "azure",
+                 "google.cloud", "sklearn", "scipy"]
+
+
+def lab_api_names(demo: gr.Blocks) -> list[str]:
+    return [fn.api_name for fn in demo.fns.values()
+            if not fn.is_cancel_function and not fn.is_validator_function]
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_lab_builds_alone_with_slug_prefixed_api_names(lab):
+    import importlib
+
+    module = importlib.import_module(f"labs.{lab.slug}.app")
+    assert isinstance(module.demo, gr.Blocks)
+    names = lab_api_names(module.demo)
+    assert names, "a lab has at least one event"
+    bad = [n for n in names if not str(n).startswith(f"{lab.slug}_")]
+    assert not bad, f"api_names must start with '{lab.slug}_': {bad}"
+
+
+def test_suite_builds_with_every_lab_and_nothing_clashes():
+    suite = launcher.build()
+    names = [fn.api_name for fn in suite.fns.values() if fn.api_name]
+    clashes = [n for n, c in Counter(names).items() if c > 1] + [n for n in names if n[-2:] in {"_1", "_2"}]
+    assert not clashes, f"api_name clashes or gradio-suffixed names: {clashes}"
+    elem_ids = [b.elem_id for b in suite.blocks.values() if getattr(b, "elem_id", None)]
+    assert len(elem_ids) == len(set(elem_ids)), "duplicate elem_ids break browser clicks"
+    tab_ids = [b.id for b in suite.blocks.values() if isinstance(b, gr.Tab)]
+    assert tab_ids == ["home"] + [lab.slug for lab in LABS]
+
+
+def test_launcher_start_up_imports_no_heavy_library():
+    code = (
+        "import json, sys, launcher; launcher.build();"
+        f"print(json.dumps([m for m in {HEAVY_MODULES!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_unknown_lab_is_a_clear_error():
+    with pytest.raises(ValueError, match="registered labs"):
+        launcher.select_labs("png_to_glb,nope")
+    assert [lab.slug for lab in launcher.select_labs("")] == [lab.slug for lab in LABS]
+
+
+def test_query_parameter_selects_the_tab():
+    slug = LABS[-1].slug
+    chosen = launcher.tab_from_query(SimpleNamespace(query_params={"lab": slug}))
+    assert chosen.selected == slug
+    assert launcher.tab_from_query(SimpleNamespace(query_params={"lab": "junk"})).selected == "home"
+    assert launcher.tab_from_query(SimpleNamespace(query_params={})).selected == "home"
+
+
+def test_a_broken_lab_gets_an_explaining_tab(monkeypatch):
+    import importlib
+
+    real = importlib.import_module
+
+    def fake_import(name, *args):
+        if name == f"labs.{LABS[0].slug}.app":
+            raise ModuleNotFoundError("No module named 'imaginary_dependency'")
+        return real(name, *args)
+
+    monkeypatch.setattr(launcher.importlib, "import_module", fake_import)
+    fallback = launcher.load_lab(LABS[0])
+    texts = [b.value for b in fallback.blocks.values() if isinstance(b, gr.Markdown)]
+    assert any("imaginary_dependency" in t and f"requirements/{LABS[0].slug}.txt" in t for t in texts)
+
+
+def test_home_agenda_lists_every_lab_with_minutes():
+    text = launcher.agenda_markdown(LABS)
+    for lab in LABS:
+        assert lab.title in text and f"| {lab.minutes} |" in text
+    assert f"about {sum(l.minutes for l in LABS)} minutes" in text
+
+
+def test_launched_suite_serves_every_lab_api(serve_blocks):
+    from gradio_client import Client
+
+    url = serve_blocks(launcher.build())
+    info = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+    endpoints = set(info["named_endpoints"])
+    for lab in LABS:
+        assert any(e.startswith(f"/{lab.slug}_") for e in endpoints), f"no endpoint for {lab.slug}"
+    assert "/suite_open_lab" not in endpoints  # the tab selector is not part of the public API
+
+
+def test_launcher_cli_rejects_unknown_lab():
+    out = subprocess.run([sys.executable, "launcher.py", "--labs", "nope"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "registered labs" in out.stderr
