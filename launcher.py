@@ -90,10 +90,16 @@ def load_lab(lab: Lab) -> gr.Blocks:
         return fallback
 
 
-def tab_from_query(request: gr.Request) -> gr.Tabs:
-    """Select the tab named by the page's ``?lab=<slug>`` query parameter (home otherwise)."""
+def tab_from_query(request: gr.Request):
+    """Select the tab named by the page's ``?lab=<slug>`` query parameter.
+
+    Without the parameter (or with an unknown slug) the tabs are left alone, so a click that
+    happens while the page is still loading is not undone.
+    """
     wanted = (request.query_params.get("lab") or "").strip() if request else ""
-    return gr.Tabs(selected=wanted if any(lab.slug == wanted for lab in LABS) else HOME_ID)
+    if any(lab.slug == wanted for lab in LABS):
+        return gr.Tabs(selected=wanted)
+    return gr.skip()
 
 
 def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:

@@ -29,7 +29,7 @@ if $want_tests; then
   if ! command -v chromium >/dev/null; then
     echo "==> installing Debian chromium for the browser test"
     if command -v apt-get >/dev/null; then
-      as_root apt-get update -q && as_root apt-get install -y -q chromium chromium-driver \
+      as_root apt-get update -q && as_root apt-get install -y -q chromium chromium-driver fonts-noto-color-emoji \
         || echo "!! could not install chromium: the browser test will be skipped"
     else
       echo "!! no apt-get here: install Chromium yourself, or the browser test will be skipped"

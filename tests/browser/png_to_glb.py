@@ -1,0 +1,32 @@
+"""Browser and API smoke steps for the png_to_glb lab (used by test_browser and the Space export test)."""
+
+import re
+import tempfile
+from pathlib import Path
+
+
+def run_example(page) -> None:
+    from playwright.sync_api import expect
+
+    page.locator("#png_to_glb_examples").get_by_text("A coloured emblem on pure black", exact=False).click()
+    expect(page.locator("#png_to_glb_input")).to_contain_text("logo_on_black", timeout=60_000)
+    # One click on the example converts it; no need to press Convert.
+    stats = page.locator("#png_to_glb_stats")
+    expect(stats).to_contain_text("Watertight", timeout=120_000)
+    expect(stats).to_contain_text("merged into")
+    expect(page.locator("#png_to_glb_files")).to_contain_text(".glb")
+    expect(page.locator("#png_to_glb_preview canvas")).to_be_visible()
+
+
+def api_smoke(client) -> None:
+    from gradio_client import handle_file
+    from PIL import Image, ImageDraw
+
+    path = Path(tempfile.mkdtemp()) / "square.png"
+    img = Image.new("RGB", (32, 32), "black")
+    ImageDraw.Draw(img).rectangle([8, 8, 23, 23], fill="white")
+    img.save(path)
+    preview, files, heights, stats = client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
+    glb = preview["path"] if isinstance(preview, dict) else preview
+    assert str(glb).endswith(".glb")
+    assert re.search(r"Triangles \| [\d,]+", stats), stats

@@ -1,0 +1,94 @@
+"""png_to_glb through its UI layer: end-to-end calls with gradio_client, bad input, the code panel."""
+
+import io
+import struct
+
+import pytest
+from PIL import Image
+
+from labs.png_to_glb import app
+
+
+@pytest.fixture(scope="module")
+def client():
+    from gradio_client import Client
+
+    from tests.conftest import free_port
+
+    app.demo.queue()
+    _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield Client(url, verbose=False, download_files=False)
+    app.demo.close()
+
+
+def _glb_path(preview):
+    return preview["path"] if isinstance(preview, dict) else preview
+
+
+def test_shipped_example_converts_through_the_api(client):
+    from gradio_client import handle_file
+
+    example = app._example_files()[0][0]
+    preview, files, heights, stats = client.predict(handle_file(example), api_name="/png_to_glb_convert")
+    glb = open(_glb_path(preview), "rb").read()
+    assert glb[:4] == b"glTF" and struct.unpack("<I", glb[8:12])[0] == len(glb)
+    names = sorted(f["path"].rsplit(".", 1)[-1] if isinstance(f, dict) else f.rsplit(".", 1)[-1] for f in files)
+    assert names == ["glb", "stl", "zip"]
+    assert "merged into" in stats and "Heights computed on" in stats
+
+
+def test_solid_mode_through_the_api_is_watertight(client, tmp_path):
+    from gradio_client import handle_file
+
+    path = tmp_path / "ring.png"
+    img = Image.new("L", (40, 30), 0)
+    img.paste(200, (10, 5, 30, 25))
+    img.save(path)
+    *_, stats = client.predict(handle_file(str(path)), "brightness", "", 1.0, False, 0.0, 5.0, 1.0, 50.0, 40,
+                               0, "transparent", 0.0, True, 2.0, False, api_name="/png_to_glb_convert")
+    assert "| Watertight | yes |" in stats
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (b"this is not an image at all", "could not|not an image|not a format"),
+        (None, "truncated|corrupt|could not"),
+    ],
+    ids=["text-named-png", "truncated-png"],
+)
+def test_bad_files_get_a_clear_message(client, tmp_path, payload, message):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    if payload is None:
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64), "red").save(buf, format="PNG")
+        payload = buf.getvalue()[:80]
+    path = tmp_path / "bad.png"
+    path.write_bytes(payload)
+    with pytest.raises(AppError, match=f"(?i){message}"):
+        client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
+
+
+def test_absurd_settings_through_the_api_are_refused(client, tmp_path):
+    from gradio_client import handle_file
+    from gradio_client.exceptions import AppError
+
+    path = tmp_path / "ok.png"
+    Image.new("L", (8, 8), 128).save(path)
+    with pytest.raises(AppError, match="greater than maximum value 1024|resolution must be between"):
+        client.predict(handle_file(str(path)), "brightness", "", 1.0, False, 0.0, 5.0, 1.0, 50.0, 10**9,
+                       0, "transparent", 0.0, False, 2.0, False, api_name="/png_to_glb_convert")
+    # The server keeps serving after the error.
+    *_, stats = client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
+    assert "Triangles" in stats
+
+
+def test_code_panel_shows_the_real_functions():
+    from shared.ui import source_of
+
+    from labs.png_to_glb import convert, mesh
+
+    code = source_of(convert.convert, mesh.build_mesh)
+    assert "def convert(" in code and "def build_mesh(" in code
