@@ -111,7 +111,7 @@ def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:
     labs = select_labs(slugs)
     children = [(lab, load_lab(lab)) for lab in labs]
     with gr.Blocks(title="ML engineering labs") as suite:
-        with gr.Tabs(selected=HOME_ID) as tabs:
+        with gr.Tabs(selected=HOME_ID, elem_id="suite_tabs") as tabs:
             with gr.Tab("Home", id=HOME_ID):
                 gr.Markdown(agenda_markdown(labs))
             for lab, child in children:

@@ -42,8 +42,8 @@ def test_suite_builds_with_every_lab_and_nothing_clashes():
     assert not clashes, f"api_name clashes or gradio-suffixed names: {clashes}"
     elem_ids = [b.elem_id for b in suite.blocks.values() if getattr(b, "elem_id", None)]
     assert len(elem_ids) == len(set(elem_ids)), "duplicate elem_ids break browser clicks"
-    tab_ids = [b.id for b in suite.blocks.values() if isinstance(b, gr.Tab)]
-    assert tab_ids == ["home"] + [lab.slug for lab in LABS]
+    top = next(b for b in suite.blocks.values() if isinstance(b, gr.Tabs) and b.elem_id == "suite_tabs")
+    assert [tab.id for tab in top.children] == ["home"] + [lab.slug for lab in LABS]
 
 
 def test_launcher_start_up_imports_no_heavy_library():
