@@ -1,0 +1,363 @@
+"""Lab 5 UI: C++/CUDA wrapping, a Cosmos-style NoSQL knowledge base, and huggingface_hub.
+
+UI only: the logic lives in build.py, wrapping.py, cosmos_sql.py, knowledge.py, hub_tour.py,
+local_hub.py and orgs.py beside this file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import gradio as gr
+
+from labs import get
+from labs.cpp_wrapping import build, cosmos_sql, hub_tour, knowledge, local_hub, orgs, wrapping
+from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
+
+LAB = get("cpp_wrapping")
+SLUG = LAB.slug
+HUB_CHOICES = ["Local stand-in hub (127.0.0.1)", "huggingface.co (needs the network)"]
+CROSS = "(cross-partition)"
+
+
+def _stand_ins() -> str:
+    """Say, up front, which real local stand-ins replace what this machine cannot have."""
+    cxx = shutil.which(os.environ.get("CXX", "") or "g++") or shutil.which("c++")
+    nvcc = shutil.which("nvcc")
+    lines = [
+        f"- **C++ compiler:** {'`' + cxx + '`' if cxx else 'not found: the C++ ways will say how to install one'}.",
+        f"- **CUDA:** {'nvcc at `' + nvcc + '` compiles the kernel; it runs only if the CUDA runtime finds a GPU (the table says what it found)' if nvcc else 'nvcc not found: the CUDA way is skipped and says so'}.",
+        "- **Azure Cosmos DB → SQLite** (in-process, JSON1 functions): the Cosmos emulator only exists as Docker/Windows. "
+        "Each query is translated and both statements are shown; a real account runs through the `azure-cosmos` SDK when you give an endpoint and key.",
+        "- **Hugging Face Hub → a local stand-in server on 127.0.0.1** (`local_hub.py`) unless you pick huggingface.co: the same `huggingface_hub` calls run against it.",
+    ]
+    if build.user_edits_allowed():
+        lines.append(f"- ⚠️ **{build.ALLOW_EDITS_ENV} is set:** edited C++ is compiled and run on this server.")
+    return "**Stand-ins on this machine**\n" + "\n".join(lines)
+
+
+# --- Part 1: wrapping ------------------------------------------------------------------------
+
+def _way_keys(labels: list[str]) -> list[str]:
+    by_label = {v: k for k, v in wrapping.LABELS.items()}
+    return [by_label[label] for label in labels or []]
+
+
+def _compare(labels, a, n_small, n_large, compile_slow, src_ctypes, src_pybind, src_torch, src_cuda, progress):
+    sources = {"ctypes": src_ctypes, "pybind11": src_pybind, "torch": src_torch, "cuda": src_cuda}
+    ways = _way_keys(labels)
+    steps = iter(range(1, 100))
+    total = 2 * max(1, len(ways)) + 1
+
+    def report(message: str) -> None:
+        progress(min(next(steps) / total, 0.99), desc=message)
+
+    result = wrapping.compare(ways, a=float(a), n_small=int(n_small), n_large=int(n_large),
+                              compile_slow=compile_slow, progress=report, sources=sources)
+    overhead, throughput = wrapping.chart_frames(result)
+    logs = "\n".join(f"## {wrapping.LABELS[r.way]}\n{r.log}" for r in result.rows if r.log) or "(nothing was compiled)"
+    table = wrapping.table(result)
+    return wrapping.summary(result), table, overhead, throughput, logs
+
+
+@friendly
+def run_quick(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, progress=gr.Progress()):
+    return _compare(labels, a, n_small, n_large, False, src_ctypes, src_pybind, src_torch, src_cuda, progress)
+
+
+@friendly
+def run_all(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, progress=gr.Progress()):
+    return _compare(labels, a, n_small, n_large, True, src_ctypes, src_pybind, src_torch, src_cuda, progress)
+
+
+# --- Part 2: NoSQL ---------------------------------------------------------------------------
+
+def _pk(value: str | None) -> str | None:
+    return None if not value or value == CROSS else value
+
+
+def _query_outputs(result: knowledge.QueryResult):
+    notes = [f"**{len(result.rows)} result(s)** in {result.seconds * 1000:.1f} ms on SQLite "
+             f"({'partition ' + repr(result.partition_key) if result.partition_key else 'cross-partition'})."]
+    notes += [f"⚠️ {w}" for w in result.warnings]
+    for w in result.warnings:
+        gr.Warning(w)
+    sql = result.sqlite_sql + "\n-- parameters: " + json.dumps(result.sqlite_params)
+    return (result.rows, sql, knowledge.sdk_snippet(result.cosmos_query, result.parameters, result.partition_key),
+            "\n\n".join(notes))
+
+
+@friendly
+def pick_example(label):
+    for name, query, params in knowledge.EXAMPLES:
+        if name == label:
+            return query, json.dumps(params)
+    raise ValueError(f"Unknown example {label!r}.")
+
+
+@friendly
+def run_query(query, params, partition):
+    return _query_outputs(knowledge.run_query(query, params, partition_key=_pk(partition)))
+
+
+@friendly
+def pick_json_example(label):
+    for name, spec in knowledge.JSON_EXAMPLES:
+        if name == label:
+            return json.dumps(spec, indent=2)
+    raise ValueError(f"Unknown example {label!r}.")
+
+
+@friendly
+def run_json_query(spec, partition):
+    query, params = knowledge.json_to_cosmos(spec)
+    rows, sql, sdk, notes = _query_outputs(knowledge.run_query(query, params, partition_key=_pk(partition)))
+    cosmos = query + "\n-- parameters: " + json.dumps(params)
+    return cosmos, rows, sql, sdk, notes
+
+
+def _target(endpoint, key, database, container) -> knowledge.CosmosTarget:
+    endpoint = (endpoint or os.environ.get("COSMOS_ENDPOINT", "")).strip()
+    key = (key or os.environ.get("COSMOS_KEY", "")).strip()  # the key never leaves this function's call
+    if not endpoint:
+        raise ValueError("No Cosmos DB endpoint is configured. Enter one (or set COSMOS_ENDPOINT); "
+                         "the local SQLite stand-in above needs none.")
+    return knowledge.CosmosTarget(endpoint, key, database or "labs", container or "knowledge")
+
+
+@friendly
+def cosmos_seed(endpoint, key, database, container):
+    count = knowledge.cosmos_seed(_target(endpoint, key, database, container))
+    return f"Upserted {count} documents into {database}/{container} (partition key {knowledge.PARTITION_KEY_PATH})."
+
+
+@friendly
+def cosmos_run(endpoint, key, database, container, query, params, partition):
+    rows = knowledge.cosmos_query(_target(endpoint, key, database, container), query, params, _pk(partition))
+    return rows
+
+
+# --- Part 3: huggingface_hub -----------------------------------------------------------------
+
+def _endpoint(choice: str) -> str:
+    if choice == HUB_CHOICES[1]:
+        return os.environ.get("HF_ENDPOINT", hub_tour.REAL_HUB)
+    return local_hub.shared_hub().endpoint
+
+
+@friendly
+def hub_search(choice, search, limit):
+    return hub_tour.to_json(hub_tour.search_models(_endpoint(choice), search, int(limit)))
+
+
+@friendly
+def hub_inspect(choice, repo_id):
+    return hub_tour.to_json(hub_tour.inspect_model(_endpoint(choice), repo_id))
+
+
+@friendly
+def hub_download(choice, repo_id, filename):
+    return hub_tour.to_json(hub_tour.download_file(_endpoint(choice), repo_id, filename))
+
+
+@friendly
+def hub_snapshot(choice, repo_id):
+    return hub_tour.to_json(hub_tour.download_snapshot(_endpoint(choice), repo_id))
+
+
+@friendly
+def hub_scan():
+    return hub_tour.to_json(hub_tour.scan_cache())
+
+
+@friendly
+def hub_publish(choice, repo_id, token, private):
+    result = hub_tour.publish(_endpoint(choice), token, repo_id, build.KERNEL_DIR, private=bool(private),
+                              extra_file=("README.md", b"# SAXPY kernels\n\nPublished by the C++ wrapping lab.\n"))
+    return hub_tour.to_json({"repo_url": result.repo_url, "commit_url": result.commit_url, "files": result.files})
+
+
+@friendly
+def hub_space(choice, repo_id):
+    return hub_tour.to_json(hub_tour.space_status(_endpoint(choice), repo_id))
+
+
+# --- Layout ----------------------------------------------------------------------------------
+
+with gr.Blocks(title=LAB.title) as demo:
+    header(LAB, extra=_stand_ins())
+    missing_banner(LAB)
+
+    with gr.Tab("① Wrap C++ & CUDA"):
+        gr.Markdown(
+            "One function, **SAXPY** (`out = a*x + y`), called six ways. *Overhead* is the time of one call on a "
+            "tiny array (the cost of crossing from Python into native code); *throughput* is elements per second "
+            "on a large array (the loop itself). Every result is checked against NumPy.\n\n"
+            "**Run the example** compiles only the fast ways (ctypes, CUDA: about a second) and runs the others "
+            "if they are already in the cache. **Compile & run all** also builds pybind11 (about 10 s) and the torch "
+            "extension (about a minute on 2 cores, the first time only). Notes on skipped ways are under the summary.")
+        with gr.Row():
+            ways = gr.CheckboxGroup(list(wrapping.LABELS.values()), value=list(wrapping.LABELS.values()),
+                                    label="Techniques", elem_id=f"{SLUG}-ways")
+        with gr.Row():
+            a_in = gr.Number(wrapping.DEFAULT_A, label="a (the scalar)")
+            small_in = gr.Number(wrapping.SMALL_N, label="Tiny size (overhead)", precision=0, minimum=1,
+                                 maximum=wrapping.MAX_N)
+            large_in = gr.Number(wrapping.LARGE_N, label="Large size (throughput)", precision=0, minimum=1,
+                                 maximum=wrapping.MAX_N)
+        with gr.Row():
+            run_btn = gr.Button("▶ Run the example", variant="primary", elem_id=f"{SLUG}-run")
+            all_btn = gr.Button("🔨 Compile & run all", elem_id=f"{SLUG}-compile")
+        summary = gr.Markdown(elem_id=f"{SLUG}-summary")
+        results = gr.Dataframe(headers=wrapping.TABLE_HEADERS, label="Results", interactive=False,
+                               elem_id=f"{SLUG}-table", wrap=True)
+        with gr.Row():
+            overhead_plot = gr.BarPlot(x="technique", y="microseconds per call", title="Per-call overhead (lower is better)",
+                                       x_label_angle=-20, sort="y")
+            throughput_plot = gr.BarPlot(x="technique", y="million elements per second",
+                                         title="Throughput (higher is better)", x_label_angle=-20, sort="-y")
+        with gr.Accordion("Compile log", open=False):
+            compile_log = gr.Code(language="shell", interactive=False, show_label=False)
+        editable = build.user_edits_allowed()
+        with gr.Accordion("The C++ and CUDA sources" + (" (editable: opt-in is on)" if editable else
+                                                         f" (read-only; set {build.ALLOW_EDITS_ENV}=1 to edit)"),
+                          open=False):
+            with gr.Tab("ctypes"):
+                src_ctypes = gr.Code(build.shipped_source("ctypes"), language="cpp", interactive=editable)
+            with gr.Tab("pybind11"):
+                src_pybind = gr.Code(build.shipped_source("pybind11"), language="cpp", interactive=editable)
+            with gr.Tab("torch load_inline"):
+                src_torch = gr.Code(build.shipped_source("torch"), language="cpp", interactive=editable)
+            with gr.Tab("CUDA"):
+                src_cuda = gr.Code(build.shipped_source("cuda"), language="cpp", interactive=editable)
+        code_panel(wrapping.compare, wrapping.prepare, wrapping.saxpy_python, wrapping.saxpy_numpy,
+                   wrapping.saxpy_ctypes, wrapping.saxpy_pybind11, wrapping.saxpy_torch, wrapping.saxpy_cuda,
+                   build.build_ctypes, build.build_pybind11, build.build_torch, build.build_cuda, wrapping.best_time)
+        inputs = [ways, a_in, small_in, large_in, src_ctypes, src_pybind, src_torch, src_cuda]
+        outputs = [summary, results, overhead_plot, throughput_plot, compile_log]
+        run_btn.click(run_quick, inputs, outputs, api_name=f"{SLUG}_run", **HEAVY)
+        all_btn.click(run_all, inputs, outputs, api_name=f"{SLUG}_compile", **HEAVY)
+
+    with gr.Tab("② NoSQL knowledge base"):
+        gr.Markdown(
+            "The suite's skills, papers and labs as JSON documents in one container partitioned by "
+            f"`{knowledge.PARTITION_KEY_PATH}`. Queries are written in **Azure Cosmos DB's NoSQL SQL**, translated "
+            "to **SQLite JSON SQL** and run on an in-process SQLite database (the stand-in). Both statements and the "
+            "equivalent `azure-cosmos` SDK code are shown.")
+        with gr.Row():
+            example = gr.Dropdown([e[0] for e in knowledge.EXAMPLES], value=knowledge.EXAMPLES[0][0],
+                                  label="Shipped queries", elem_id=f"{SLUG}-example")
+            partition = gr.Dropdown([CROSS, *knowledge.PARTITIONS], value=CROSS, label="Partition key (query_items)")
+        query = gr.Code(knowledge.EXAMPLES[0][1], language="sql", label="Cosmos DB NoSQL query", interactive=True,
+                        elem_id=f"{SLUG}-query")
+        params = gr.Textbox(json.dumps(knowledge.EXAMPLES[0][2]), label='Parameters ([{"name": "@x", "value": ...}])',
+                            lines=1)
+        query_btn = gr.Button("▶ Run query", variant="primary", elem_id=f"{SLUG}-run-query")
+        notes = gr.Markdown()
+        with gr.Row():
+            rows_out = gr.JSON(label="Results (JSON)", elem_id=f"{SLUG}-rows")
+            with gr.Column():
+                sqlite_out = gr.Code(language="sql", label="The SQLite statement that ran", interactive=False)
+                sdk_out = gr.Code(language="python", label="The same query with the azure-cosmos SDK", interactive=False)
+        example.change(pick_example, example, [query, params], api_name=f"{SLUG}_example")
+        query_btn.click(run_query, [query, params, partition], [rows_out, sqlite_out, sdk_out, notes],
+                        api_name=f"{SLUG}_query")
+
+        with gr.Accordion("Query with a JSON document instead of SQL", open=False):
+            gr.Markdown("A MongoDB-style filter (the form Cosmos DB for MongoDB accepts) becomes Cosmos SQL with "
+                        f"parameters, then runs the same way. Operators: {', '.join(knowledge.JSON_OPERATORS)}, "
+                        "$and, $or, $not; plus `fields`, `sort`, `limit`.")
+            json_example = gr.Dropdown([e[0] for e in knowledge.JSON_EXAMPLES], value=knowledge.JSON_EXAMPLES[0][0],
+                                       label="Shipped JSON queries")
+            json_spec = gr.Code(json.dumps(knowledge.JSON_EXAMPLES[0][1], indent=2), language="json",
+                                label="JSON query", interactive=True)
+            json_btn = gr.Button("▶ Run JSON query")
+            json_cosmos = gr.Code(language="sql", label="Cosmos SQL generated from it", interactive=False)
+            json_example.change(pick_json_example, json_example, json_spec, api_name=f"{SLUG}_json_example")
+            json_btn.click(run_json_query, [json_spec, partition], [json_cosmos, rows_out, sqlite_out, sdk_out, notes],
+                           api_name=f"{SLUG}_json_query")
+
+        with gr.Accordion("Run on a real Cosmos DB account or emulator (azure-cosmos SDK)", open=False):
+            gr.Markdown("Not configured on this machine. With an account (or the emulator on a machine that has "
+                        "Docker), enter its endpoint and key, seed the container, then run the query above through "
+                        "`query_items`. The key is used for the call only: never shown, logged or stored. "
+                        "`COSMOS_ENDPOINT`/`COSMOS_KEY` in the server's environment are used when the boxes are empty.")
+            with gr.Row():
+                c_endpoint = gr.Textbox(label="Endpoint", placeholder="https://ACCOUNT.documents.azure.com:443/")
+                c_key = gr.Textbox(label="Key", type="password")
+                c_db = gr.Textbox("labs", label="Database")
+                c_container = gr.Textbox("knowledge", label="Container")
+            with gr.Row():
+                seed_btn = gr.Button("Seed container (upsert_item)")
+                cosmos_btn = gr.Button("Run the query on Cosmos DB (query_items)")
+            cosmos_msg = gr.Markdown()
+            cosmos_rows = gr.JSON(label="Items from Cosmos DB")
+            seed_btn.click(cosmos_seed, [c_endpoint, c_key, c_db, c_container], cosmos_msg, api_name=f"{SLUG}_cosmos_seed")
+            cosmos_btn.click(cosmos_run, [c_endpoint, c_key, c_db, c_container, query, params, partition], cosmos_rows,
+                             api_name=f"{SLUG}_cosmos_query")
+        with gr.Accordion("The documents", open=False):
+            gr.JSON(knowledge.load_documents())
+        code_panel(knowledge.run_query, cosmos_sql.Translator.translate, cosmos_sql.Translator.func,
+                   knowledge.json_to_cosmos, knowledge.open_store, knowledge.cosmos_query)
+
+    with gr.Tab("③ huggingface_hub"):
+        gr.Markdown(
+            "The `huggingface_hub` functions by family. Offline, pick the **local stand-in hub**: a small server on "
+            "127.0.0.1 (`local_hub.py`) that speaks the part of the Hub's HTTP API these functions use, so the "
+            "library's real code runs (requests, the cache with its blobs and symlinked snapshots, commits). "
+            "Downloads go to the lab's own cache, not your `~/.cache/huggingface`.")
+        hub_choice = gr.Radio(HUB_CHOICES, value=HUB_CHOICES[0], label="Endpoint")
+        with gr.Tab("Search & inspect"):
+            with gr.Row():
+                h_search = gr.Textbox("tiny", label="list_models(search=...)")
+                h_limit = gr.Slider(1, hub_tour.MAX_LIST, value=10, step=1, label="limit")
+                h_search_btn = gr.Button("list_models")
+            with gr.Row():
+                h_repo = gr.Textbox("labs/tiny-saxpy", label="Repo id")
+                h_info_btn = gr.Button("model_info + ModelCard")
+            h_out1 = gr.Code(language="json", interactive=False, label="Result")
+            h_search_btn.click(hub_search, [hub_choice, h_search, h_limit], h_out1, api_name=f"{SLUG}_hub_search")
+            h_info_btn.click(hub_inspect, [hub_choice, h_repo], h_out1, api_name=f"{SLUG}_hub_inspect")
+        with gr.Tab("Download & cache"):
+            with gr.Row():
+                h_repo2 = gr.Textbox("labs/tiny-saxpy", label="Repo id")
+                h_file = gr.Textbox("config.json", label="Filename")
+            with gr.Row():
+                h_dl_btn = gr.Button("hf_hub_download")
+                h_snap_btn = gr.Button("snapshot_download")
+                h_scan_btn = gr.Button("scan_cache_dir")
+            h_out2 = gr.Code(language="json", interactive=False, label="Result")
+            h_dl_btn.click(hub_download, [hub_choice, h_repo2, h_file], h_out2, api_name=f"{SLUG}_hub_download")
+            h_snap_btn.click(hub_snapshot, [hub_choice, h_repo2], h_out2, api_name=f"{SLUG}_hub_snapshot")
+            h_scan_btn.click(hub_scan, None, h_out2, api_name=f"{SLUG}_hub_scan")
+        with gr.Tab("Publish"):
+            gr.Markdown(f"`create_repo` then `upload_folder` (the lab's kernels) and `upload_file` (a README). "
+                        f"The local stand-in accepts the demo token `{local_hub.DEMO_TOKEN}` in the namespace "
+                        f"`{local_hub.DEMO_USER}` (it guards nothing real). On huggingface.co use your own write token "
+                        "and namespace. Tokens are used for the call only: never shown, logged or stored.")
+            with gr.Row():
+                h_new = gr.Textbox(f"{local_hub.DEMO_USER}/my-saxpy-kernels", label="Repo id to create")
+                h_token = gr.Textbox(label="Token", type="password")
+                h_private = gr.Checkbox(False, label="private")
+            h_pub_btn = gr.Button("create_repo + upload_folder + upload_file")
+            h_out3 = gr.Code(language="json", interactive=False, label="Result")
+            h_pub_btn.click(hub_publish, [hub_choice, h_new, h_token, h_private], h_out3, api_name=f"{SLUG}_hub_publish")
+        with gr.Tab("Spaces"):
+            with gr.Row():
+                h_space = gr.Textbox(f"{local_hub.DEMO_USER}/cpp-wrapping", label="Space id")
+                h_space_btn = gr.Button("get_space_runtime + list_spaces")
+            h_out4 = gr.Code(language="json", interactive=False, label="Result")
+            h_space_btn.click(hub_space, [hub_choice, h_space], h_out4, api_name=f"{SLUG}_hub_space")
+        code_panel(hub_tour.search_models, hub_tour.inspect_model, hub_tour.download_file, hub_tour.download_snapshot,
+                   hub_tour.scan_cache, hub_tour.publish, hub_tour.space_status, hub_tour.explain)
+
+    with gr.Tab("④ Who needs what"):
+        gr.Markdown(orgs.comparison_markdown())
+        gr.Markdown("Licences and *wheels that distribute libraries but not code* are covered in Lab 1, "
+                    "**Wheel packaging** (`wheel_packaging`).")
+
+
+if __name__ == "__main__":
+    serve(demo)
