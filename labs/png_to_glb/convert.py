@@ -1,0 +1,340 @@
+"""PNG to GLB: the whole conversion, one function per use.
+
+What it teaches: how the stages fit together and what each costs -
+load (``heightmap.load_image``), heights (``heightmap.compute_heightmap`` or
+``depth.estimate_depth``), mesh (``mesh.build_mesh``), files (GLB, OBJ+MTL,
+STL), checks (trimesh) - with the time of each stage measured and reported.
+
+* ``Settings`` holds every knob with its default; ``RANGES`` holds the allowed
+  range of each number (the UI's sliders read them from here), and
+  ``Settings.validate()`` rejects values outside them with a clear message.
+* ``convert(path, settings, out_dir)`` writes the three files and returns a
+  ``Result`` with paths, stats and timings.
+* ``image_to_glb_bytes(image, settings)`` does only image -> GLB in memory: what
+  the benchmark measures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from collections.abc import Callable
+
+from .depth import DEFAULT_DEPTH_MODEL
+from .mesh import BLACK_MODES
+
+# Where the heights come from: image brightness, or a depth-estimation model.
+SOURCES = ("brightness", "depth")
+
+# Allowed range of every numeric setting, (min, max). The UI's sliders use them.
+RANGES: dict[str, tuple[float, float]] = {
+    # Below 0.1 everything but black is at full height; above 5 only near-white rises.
+    "gamma": (0.1, 5.0),
+    # Gaussian sigma in grid pixels; beyond 10 the picture is mush.
+    "smoothing": (0.0, 10.0),
+    # Relief height above the base; 0 gives a flat (but valid) model.
+    "max_height_mm": (0.0, 200.0),
+    # Height of the darkest non-black pixel; lifts the relief off the black plane.
+    "base_mm": (0.0, 50.0),
+    # Long side of the model; from a coin to a large poster.
+    "size_mm": (1.0, 2000.0),
+    # Long side of the vertex grid; 2048 is ~8 M triangles, the most a browser preview survives.
+    "resolution": (2, 2048),
+    # 8-bit luma at or below which a pixel counts as black (0 = pure black only).
+    "black_threshold": (0, 254),
+    # Opacity of the black plane in "transparent" mode (0 = invisible).
+    "black_alpha": (0.0, 1.0),
+    # Thickness under the black plane in solid mode; printers need some floor.
+    "floor_mm": (0.2, 50.0),
+}
+
+# Which settings are whole numbers.
+INTEGER_FIELDS = ("resolution", "black_threshold")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every choice of the conversion, with the defaults a first click uses."""
+
+    # Height source: "brightness" (luma of the image) or "depth" (a depth model).
+    source: str = "brightness"
+    # Depth model id or local folder, used only when source == "depth".
+    depth_model: str = DEFAULT_DEPTH_MODEL
+    # Brightness ** gamma: 1 is linear.
+    gamma: float = 1.0
+    # Dark becomes high and bright low (black stays welded flat at 0).
+    invert: bool = False
+    # Gaussian sigma in grid pixels, 0 = sharp; smooths photo noise.
+    smoothing: float = 0.0
+    # A white pixel stands this much above a dark one: 10 mm on a 100 mm model reads well.
+    max_height_mm: float = 10.0
+    # The darkest non-black pixel sits this high, so it separates from the black plane.
+    base_mm: float = 1.0
+    # Long side of the model in mm (a 10 cm tile prints in under an hour).
+    size_mm: float = 100.0
+    # Long side of the grid: 256 gives ~130k triangles, a smooth preview that loads at once.
+    resolution: int = 256
+    # Pixels with 8-bit luma <= this are black; 0 = only pure black.
+    black_threshold: int = 0
+    # Black plane: "transparent" (see-through material), "cut" (removed) or "opaque".
+    black: str = "transparent"
+    # Opacity of the transparent plane: 0 = invisible, raise it to see the weld.
+    black_alpha: float = 0.0
+    # Add walls and a bottom for a watertight, printable solid.
+    solid: bool = False
+    # Thickness under z = 0 in solid mode.
+    floor_mm: float = 2.0
+    # Carry the image colours onto the relief (COLOR_0 in GLB, vertex colours in OBJ).
+    colours: bool = True
+
+    def validate(self) -> Settings:
+        """Check every field and return a normalised copy.
+
+        Numbers may arrive as strings or floats through an API; they are
+        converted, and rejected when not finite or outside ``RANGES``.
+
+        Raises:
+            SettingsError: naming the field, the value and what is allowed.
+        """
+        values: dict[str, Any] = {}
+        source = str(self.source).strip().lower()
+        if source not in SOURCES:
+            raise SettingsError(f"source must be one of {', '.join(SOURCES)}; got {self.source!r}.")
+        values["source"] = source
+        black = str(self.black).strip().lower()
+        if black not in BLACK_MODES:
+            raise SettingsError(f"black must be one of {', '.join(BLACK_MODES)}; got {self.black!r}.")
+        values["black"] = black
+        values["depth_model"] = str(self.depth_model or "").strip() or DEFAULT_DEPTH_MODEL
+        for name in ("invert", "solid", "colours"):
+            values[name] = _to_bool(name, getattr(self, name))
+        for name, (lo, hi) in RANGES.items():
+            raw = getattr(self, name)
+            try:
+                num = float(raw)
+            except (TypeError, ValueError):
+                raise SettingsError(f"{name} must be a number between {lo:g} and {hi:g}; got {raw!r}.") from None
+            if not math.isfinite(num):
+                raise SettingsError(f"{name} must be a finite number between {lo:g} and {hi:g}; got {raw!r}.")
+            if name in INTEGER_FIELDS:
+                num = int(round(num))
+            if not lo <= num <= hi:
+                raise SettingsError(f"{name} must be between {lo:g} and {hi:g}; got {raw!r}.")
+            values[name] = num
+        return dataclasses.replace(self, **values)
+
+
+def _to_bool(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+        return value.strip().lower() in ("true", "1", "yes", "on")
+    raise SettingsError(f"{name} must be true or false; got {value!r}.")
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one conversion produced.
+
+    Attributes:
+        glb_path: the GLB (preview and download).
+        obj_zip_path: a zip with the OBJ and its MTL.
+        stl_path: binary STL (geometry only).
+        heightmap_path: the height map as a grey PNG (what the mesh was built from).
+        stats: counts, sizes and checks (see ``convert``).
+        timings: seconds per stage, in order, plus "total".
+        notes: messages for the user (format notes, downsampling, fallbacks).
+        settings: the validated settings used.
+    """
+
+    glb_path: Path
+    obj_zip_path: Path
+    stl_path: Path
+    heightmap_path: Path
+    stats: dict
+    timings: dict
+    notes: tuple
+    settings: Settings
+
+
+def _heightmap(image: Any, settings: Settings, timings: dict):
+    """Load the image and compute its height map (brightness or depth)."""
+    from .heightmap import compute_heightmap, load_image, to_rgb8
+
+    t = time.perf_counter()
+    loaded = load_image(image)
+    timings["load"] = time.perf_counter() - t
+    source = None
+    if settings.source == "depth":
+        from .depth import estimate_depth
+
+        t = time.perf_counter()
+        # The model works at its own resolution (~500 px), so give it the image at
+        # most at grid size: same result, less work.
+        source = estimate_depth(to_rgb8(loaded, max_side=max(settings.resolution, 64)), settings.depth_model)
+        timings["depth"] = time.perf_counter() - t
+    t = time.perf_counter()
+    hm = compute_heightmap(
+        loaded,
+        resolution=settings.resolution,
+        size_mm=settings.size_mm,
+        max_height_mm=settings.max_height_mm,
+        base_mm=settings.base_mm,
+        gamma=settings.gamma,
+        invert=settings.invert,
+        smoothing=settings.smoothing,
+        black_threshold=settings.black_threshold,
+        colors=settings.colours,
+        height_source=source,
+    )
+    timings["heightmap"] = time.perf_counter() - t
+    return loaded, hm
+
+
+def image_to_glb_bytes(image: Any, settings: Settings | None = None) -> bytes:
+    """Image (path, bytes, Pillow image or array) -> GLB bytes, all in memory.
+
+    Raises:
+        ValueError: for bad input or settings (clear message).
+    """
+    from .mesh import build_mesh, glb_bytes
+
+    settings = (settings or Settings()).validate()
+    _, hm = _heightmap(image, settings, {})
+    mesh = build_mesh(hm, black=settings.black, solid=settings.solid, floor_mm=settings.floor_mm)
+    return glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours)
+
+
+def _safe_stem(path: Any) -> str:
+    stem = Path(str(path)).stem if isinstance(path, (str, Path)) else "image"
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "image"
+    return stem[:60]
+
+
+def convert(
+    image_path: Any,
+    settings: Settings | None = None,
+    out_dir: str | Path = ".",
+    progress: Callable[[float, str], Any] | None = None,
+) -> Result:
+    """Convert an image into GLB, OBJ (+MTL, zipped) and STL files.
+
+    Args:
+        image_path: the image (a path; bytes, a Pillow image or an array also work).
+        settings: the knobs; defaults if None. Validated first.
+        out_dir: folder for the output files (created if missing).
+        progress: optional ``progress(fraction, description)`` callback, called
+            before each stage (a ``gr.Progress`` instance fits).
+
+    Returns:
+        A ``Result``. ``stats`` holds: grid ("W x H"), vertices, triangles,
+        relief_triangles, flat_triangles, flat_pieces, wall_triangles,
+        bottom_triangles, black_cells, black_cells_as_two_triangles_each,
+        watertight, winding_consistent, volume_mm3, size_mm (x, y, z extents),
+        glb_bytes, obj_zip_bytes, stl_bytes.
+
+    Raises:
+        ValueError: (ImageInputError, SettingsError, DepthModelError, MeshError)
+            with a message that says what was wrong and what to do.
+    """
+    from PIL import Image
+
+    from .mesh import build_mesh, check_mesh, glb_bytes, obj_zip_bytes, stl_bytes
+
+    def step(fraction: float, what: str) -> None:
+        if progress is not None:
+            progress(fraction, what)
+
+    total = time.perf_counter()
+    settings = (settings or Settings()).validate()
+    timings: dict[str, float] = {}
+    step(0.0, "Reading the image" + (" and running the depth model" if settings.source == "depth" else ""))
+    loaded, hm = _heightmap(image_path, settings, timings)
+    notes = list(hm.notes)
+
+    step(0.4, "Building the mesh")
+    t = time.perf_counter()
+    mesh = build_mesh(hm, black=settings.black, solid=settings.solid, floor_mm=settings.floor_mm)
+    timings["mesh"] = time.perf_counter() - t
+    notes.extend(mesh.notes)
+    if settings.max_height_mm == 0 and settings.base_mm == 0:
+        notes.append("Max height and base are both 0 mm: the model is flat.")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = _safe_stem(image_path)
+    paths = {
+        "glb": out / f"{stem}.glb",
+        "obj": out / f"{stem}_obj.zip",
+        "stl": out / f"{stem}.stl",
+        "png": out / f"{stem}_heightmap.png",
+    }
+
+    step(0.5, "Writing GLB, OBJ and STL")
+    t = time.perf_counter()
+    paths["glb"].write_bytes(glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours))
+    timings["glb"] = time.perf_counter() - t
+    t = time.perf_counter()
+    paths["obj"].write_bytes(obj_zip_bytes(mesh, stem=stem, colors=settings.colours, black_alpha=settings.black_alpha))
+    timings["obj"] = time.perf_counter() - t
+    t = time.perf_counter()
+    paths["stl"].write_bytes(stl_bytes(mesh))
+    timings["stl"] = time.perf_counter() - t
+
+    # The height map as an image: what the mesh was built from (black shown black).
+    levels = (hm.brightness * 200 + 55).round().clip(0, 255).astype("uint8")
+    levels[hm.black] = 0
+    Image.fromarray(levels, mode="L").save(paths["png"])
+
+    step(0.9, "Checking the mesh with trimesh")
+    t = time.perf_counter()
+    checks = check_mesh(mesh)
+    timings["check"] = time.perf_counter() - t
+    if settings.solid and not checks["watertight"]:  # pragma: no cover - would be a bug
+        notes.append("Warning: the solid is not watertight; please report this image.")
+
+    black_cells = mesh.black_cells
+    v = mesh.vertices
+    stats = {
+        "grid": f"{hm.shape[1]} x {hm.shape[0]}",
+        "source_size": f"{loaded.size[0]} x {loaded.size[1]}",
+        "vertices": int(len(v)),
+        "triangles": int(mesh.triangle_count),
+        "relief_triangles": int(len(mesh.relief_faces)),
+        "flat_triangles": int(len(mesh.flat_faces)),
+        "flat_pieces": int(mesh.flat_pieces),
+        "wall_triangles": int(len(mesh.wall_faces)),
+        "bottom_triangles": int(len(mesh.bottom_faces)),
+        "black_cells": int(black_cells),
+        "black_cells_as_two_triangles_each": int(2 * black_cells),
+        "watertight": checks["watertight"],
+        "winding_consistent": checks["winding_consistent"],
+        "volume_mm3": checks["volume_mm3"],
+        "size_mm": [round(float(x), 3) for x in (v.max(axis=0) - v.min(axis=0))],
+        "glb_bytes": paths["glb"].stat().st_size,
+        "obj_zip_bytes": paths["obj"].stat().st_size,
+        "stl_bytes": paths["stl"].stat().st_size,
+    }
+    timings["total"] = time.perf_counter() - total
+    step(1.0, "Done")
+    return Result(
+        glb_path=paths["glb"],
+        obj_zip_path=paths["obj"],
+        stl_path=paths["stl"],
+        heightmap_path=paths["png"],
+        stats=stats,
+        timings={k: round(val, 4) for k, val in timings.items()},
+        notes=tuple(notes),
+        settings=settings,
+    )
