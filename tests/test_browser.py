@@ -66,6 +66,16 @@ def page(browser):
     context.close()
 
 
+def open_tab(page, name):
+    """Click a top-level tab; tabs that do not fit the width sit in gradio's "More tabs" menu."""
+    tab = page.locator("#suite_tabs").get_by_role("tab", name=name, exact=True)
+    if tab.count() and tab.first.is_visible():
+        tab.first.click()
+    else:
+        page.locator("#suite_tabs").get_by_role("button", name="More tabs").click()
+        page.locator("#suite_tabs .overflow-dropdown").get_by_role("button", name=name, exact=True).click()
+
+
 def lab_steps(slug):
     spec = importlib.util.spec_from_file_location(f"browser_{slug}", ROOT / "tests" / "browser" / f"{slug}.py")
     module = importlib.util.module_from_spec(spec)
@@ -78,8 +88,9 @@ def test_home_tab_shows_the_agenda(page, suite_url):
 
     page.goto(suite_url)
     expect(page.get_by_role("heading", name="Workshop agenda", exact=False)).to_be_visible()
+    expect(page.locator("#suite_tabs").get_by_role("tab", name="Home")).to_be_visible()
     for lab in LABS:
-        expect(page.get_by_role("tab", name=f"{lab.number} · {lab.title}")).to_be_visible()
+        expect(page.get_by_role("table").first).to_contain_text(lab.title)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "00_home.png"), full_page=True)
 
@@ -89,13 +100,15 @@ def test_query_parameter_opens_straight_on_a_lab(page, suite_url):
 
     lab = LABS[-1]
     page.goto(f"{suite_url}?lab={lab.slug}")
-    expect(page.get_by_role("tab", name=f"{lab.number} · {lab.title}")).to_have_attribute("aria-selected", "true")
+    # The selected tab may sit in the overflow menu, so check the lab's own header instead.
+    expect(page.get_by_role("heading", name=f"Lab {lab.number} · {lab.title}", exact=False)).to_be_visible()
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
 def test_lab_tab_runs_its_example(page, suite_url, lab):
     page.goto(suite_url)
-    page.get_by_role("tab", name=f"{lab.number} · {lab.title}").click()
+    page.get_by_role("tab", name="Home").wait_for()
+    open_tab(page, f"{lab.number} · {lab.title}")
     try:
         lab_steps(lab.slug).run_example(page)
     finally:
