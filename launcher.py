@@ -25,7 +25,7 @@ import gradio as gr
 
 from labs import LABS, Lab, get
 from shared.optional import install_hint
-from shared.ui import serve
+from shared.ui import deferred_app, serve
 
 log = logging.getLogger("ml_labs")
 
@@ -109,12 +109,16 @@ def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:
     inside the parent would render it twice in gradio 6).
     """
     labs = select_labs(slugs)
-    children = [(lab, load_lab(lab)) for lab in labs]
+    with deferred_app():  # only launch() needs a web app; skip the ones each Blocks would build
+        return _compose(labs, [load_lab(lab) for lab in labs])
+
+
+def _compose(labs: Sequence[Lab], children: Sequence[gr.Blocks]) -> gr.Blocks:
     with gr.Blocks(title="ML engineering labs") as suite:
         with gr.Tabs(selected=HOME_ID, elem_id="suite_tabs") as tabs:
             with gr.Tab("Home", id=HOME_ID):
                 gr.Markdown(agenda_markdown(labs))
-            for lab, child in children:
+            for lab, child in zip(labs, children):
                 with gr.Tab(f"{lab.number} · {lab.title}", id=lab.slug):
                     child.render()
         suite.load(tab_from_query, inputs=None, outputs=tabs, api_name="suite_open_lab",

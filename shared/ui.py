@@ -6,6 +6,7 @@ This is the only shared module that imports gradio; the labs' logic modules neve
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
@@ -122,6 +123,29 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+@contextlib.contextmanager
+def deferred_app():
+    """Skip the throwaway web apps gradio builds while Blocks are being composed.
+
+    gradio builds a whole FastAPI app (~80 routes, 0.15-0.35 s on 2 cores) every time a
+    `gr.Blocks` closes and every time `queue()` is called, although only the app built by
+    `launch()` ever serves. Ten labs rendered into one suite would build a dozen such apps at
+    start-up. Inside this block those builds are skipped; `launch()` (called outside it) still
+    builds the real one. gradio is pinned exactly, and the launcher tests serve the result.
+    """
+    from gradio.routes import App
+
+    original = App.__dict__.get("create_app")
+    if original is None:  # a gradio without this hook: nothing to skip
+        yield
+        return
+    App.create_app = staticmethod(lambda *args, **kwargs: None)
+    try:
+        yield
+    finally:
+        App.create_app = original
+
+
 def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
           share: bool = False, **launch_kwargs: Any) -> Any:
     """Queue and launch a Blocks app with the suite's theme, css and concurrency defaults.
@@ -129,7 +153,8 @@ def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
     Host and port default to gradio's own `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`
     environment variables, then to 127.0.0.1:7860.
     """
-    demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
+    with deferred_app():
+        demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return demo.launch(
         server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
         server_port=port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860),

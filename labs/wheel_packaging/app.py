@@ -1,0 +1,307 @@
+"""Lab 1 · Wheel packaging: train a tiny model, package it as a library, build, inspect, install.
+
+UI only: the work is done by the modules beside this file (see "Show the code").
+Run alone with `python -m labs.wheel_packaging.app`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from labs import get
+from labs.wheel_packaging import (building, checks, inspection, licences, naming, project, publish,
+                                  sourceless, tinymodels, tryout, workdir)
+from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
+
+LAB = get("wheel_packaging")
+SLUG = LAB.slug
+DEFAULTS = {"name": "tiny-moons", "version": "0.1.0", "license": "MIT", "model": "moons", "holder": "Ada Lovelace"}
+EXAMPLES = [
+    ["tiny-moons", "0.1.0", "MIT", "moons", "Ada Lovelace", False],
+    ["review-sentiment", "1.0.0rc1", "Apache-2.0", "sentiment", "Example Labs Ltd", False],
+    ["celsius2f", "0.3.0", "MIT", "temperature", "Grace Hopper", False],
+    ["../escape", "0.1", "MIT", "moons", "Mallory", False],
+    ["tiny-moons", "v1.0-final!", "MIT", "moons", "Ada Lovelace", False],
+]
+EXAMPLE_LABELS = [
+    "tiny-moons 0.1.0 · MIT · two-moons MLP",
+    "review-sentiment 1.0.0rc1 · Apache-2.0 · sentiment",
+    "celsius2f 0.3.0 · MIT · temperature regression",
+    "Bad input: '../escape' (a path as a name)",
+    "Bad input: 'v1.0-final!' (not a PEP 440 version)",
+]
+
+
+def _environment_line() -> str:
+    found = building.setuptools_version()
+    backend = f"setuptools {'.'.join(map(str, found))}" if found else "no setuptools installed here"
+    native = "a C compiler" if sourceless.compiler() else "**no C compiler** (the native wheel cannot be built)"
+    return (f"**Runs here, for real:** training on this machine's CPU with torch; builds with `python -m build` "
+            f"(default `--no-isolation`, using {backend}; tick *Isolated build* for the PEP 517 default, which "
+            f"downloads setuptools from PyPI); installs into a fresh venv with pip; {native}. "
+            "Publishing to PyPI is shown, never run.")
+
+
+def _example_of(config: dict):
+    example = config["examples"][0]["input"]
+    cli = [example] if isinstance(example, str) else [str(v) for v in example]
+    return example, cli
+
+
+def _training_md(spec: naming.ProjectSpec, trained: tinymodels.TrainedModel) -> str:
+    metrics = " · ".join(f"{k}: **{v}**" for k, v in trained.metrics.items())
+    rows = "\n".join(f"| `{json.dumps(e['input'])}` | `{json.dumps(e['output'])}` |" for e in trained.config["examples"])
+    return (f"✅ **Trained** {tinymodels.MODELS[spec.model]} with torch: {metrics}\n\n"
+            f"| Input | What the torch model answers (recorded for the generated tests) |\n|---|---|\n{rows}\n")
+
+
+def _proof_md(spec: naming.ProjectSpec, result: tryout.TryoutResult, example) -> str:
+    pred = result.prediction
+    return (f"✅ **Installed in a fresh venv** (no pip inside, nothing from the network): "
+            f"`{spec.import_name}` {pred['version']} from `site-packages`, backend *{pred['backend']}*.\n\n"
+            f"`predict({json.dumps(example)})` → `{json.dumps(pred['prediction'])}`\n\n"
+            f"Console script `{spec.script}`:\n```\n{result.cli_output.strip()}\n```\n"
+            f"Files pip installed: {len(result.installed_files)} (including the `.pyc` pip compiles at install time).")
+
+
+@friendly
+def build_and_install(name, version, license, model, holder, isolated, progress=gr.Progress()):
+    """Train, generate the project, build sdist + wheel, inspect and validate them, install and run."""
+    spec = naming.validate_spec(name, version, license, holder, model)
+    out: dict = {}
+    progress(0.05, desc="Training the tiny model with torch")
+    trained = tinymodels.train(spec.model)
+    proj = project.render_project(spec, trained)
+    lines = [_training_md(spec, trained),
+             f"✅ **Generated** {len(proj.files)} files (see *1 · Project files*)."]
+    with workdir.scratch() as work:
+        out[zip_file] = workdir.keep(project.zip_project(proj, work))[0]
+        out[files_state] = {path: proj.text(path) for path in proj.files}
+        out[file_pick] = gr.Dropdown(choices=list(proj.files), value="pyproject.toml")
+        out[file_view] = gr.Code(proj.text("pyproject.toml"), language=None, label="pyproject.toml")
+        out[publish_md] = publish.publish_steps(spec)
+        # Clear what a previous run showed, so no tab mixes two builds.
+        out.update({build_log: "", dist_files: None, report_md: "", metadata_view: "", record_view: None,
+                    checks_log: "", proof_md: "", proof_log: ""})
+        out[status] = "\n\n".join(lines + ["⏳ Building…"])
+        yield dict(out)
+        try:
+            yield from _build_steps(spec, trained, proj, work, bool(isolated), out, lines, progress)
+        except (ValueError, ImportError) as exc:  # say in the status where it stopped, then show the error
+            out[status] = "\n\n".join(lines + [f"❌ **Stopped here:**\n```\n{exc}\n```"])
+            yield dict(out)
+            raise
+
+
+def _build_steps(spec, trained, proj, work, isolated, out, lines, progress):
+    """Build, inspect, validate, install and run; yields the outputs after each step."""
+    progress(0.3, desc="Building the sdist and the wheel (python -m build)")
+    root = project.write_project(proj, work / "project")
+    built = building.run_build(root, work / "dist", isolated=isolated)
+    shown = " ".join(["python", *built.command[1:-1], "."]).replace(str(work / "dist"), "dist")
+    out[build_log] = f"$ {shown}\n# {built.describe()}\n\n{built.log.strip()}"
+    out[dist_files] = workdir.keep(built.sdist, built.wheel)
+    lines.append(f"✅ **Built** `{built.sdist.name}` and `{built.wheel.name}` — {built.describe()}")
+    out[status] = "\n\n".join(lines + ["⏳ Inspecting and validating…"])
+    yield dict(out)
+
+    progress(0.55, desc="Inspecting the wheel and running twine / check-wheel-contents")
+    report = inspection.inspect_wheel(built.wheel)
+    results = checks.run_checks(built.wheel, built.sdist, spec.import_name)
+    out[report_md] = inspection.report_markdown(report)
+    out[metadata_view] = inspection.metadata_text(report)
+    out[record_view] = inspection.record_table(report)
+    out[checks_log] = checks.checks_text(results)
+    record = "RECORD verified" if report.record_ok else "❌ RECORD problems"
+    lines.append(f"✅ **Inspected**: {record}; License-Expression `{report.meta('License-Expression')[0]}`; "
+                 + "; ".join(r.summary() for r in results))
+    out[status] = "\n\n".join(lines + ["⏳ Installing into a fresh virtual environment…"])
+    yield dict(out)
+
+    progress(0.75, desc="Installing into a fresh venv and running predict()")
+    example, cli = _example_of(trained.config)
+    result = tryout.install_and_run(built.wheel, work, import_name=spec.import_name, script=spec.script,
+                                    example=example, cli_args=cli, project_dir=root)
+    out[proof_md] = _proof_md(spec, result, example)
+    out[proof_log] = result.log()
+    label = result.prediction["prediction"]
+    lines.append(f"✅ **Installed in a fresh venv** and ran it: `predict({json.dumps(example)})` → "
+                 f"`{json.dumps(label)}`; the project's tests passed against the installed wheel.")
+    out[status] = "\n\n".join(lines)
+    yield dict(out)
+
+
+@friendly
+def build_sourceless(name, version, license, model, holder, isolated, progress=gr.Progress()):
+    """Build the pure, bytecode-only and native wheels, compare them and run each in a fresh venv."""
+    spec = naming.validate_spec(name, version, license, holder, model)
+    progress(0.05, desc="Training the tiny model with torch")
+    trained = tinymodels.train(spec.model)
+    proj = project.render_project(spec, trained)
+    example, cli = _example_of(trained.config)
+    with workdir.scratch() as work:
+        builds, logs = [], []
+        for i, flavour in enumerate(project.FLAVOURS):
+            progress(0.1 + 0.25 * i, desc=f"Building the {flavour} wheel")
+            build = sourceless.build_flavour(proj, flavour, work, isolated=bool(isolated))
+            builds.append(build)
+            progress(0.2 + 0.25 * i, desc=f"Installing the {flavour} wheel in a fresh venv")
+            result = tryout.install_and_run(build.build.wheel, work / f"try-{flavour}", import_name=spec.import_name,
+                                            script=spec.script, example=example, cli_args=cli,
+                                            project_dir=build.project_dir)
+            if flavour == "native":
+                sourceless.load_from_another_program(result, spec.import_name)
+            logs.append(f"######## {flavour}: {build.build.wheel.name}\n{result.log()}")
+        headers, rows = sourceless.file_matrix(builds)
+        bytecode = next(b for b in builds if b.flavour == "bytecode")
+        native = next(b for b in builds if b.flavour == "native")
+        no_py = not any(p.endswith(".py") for p, _, _ in bytecode.report.files)
+        summary = "\n".join(f"- **{b.flavour}**: `{b.build.wheel.name}` — {project.FLAVOURS[b.flavour]}; "
+                            f"built in {b.build.seconds:.1f} s, installed and ran in a fresh venv ✅" for b in builds)
+        summary += (f"\n\nThe bytecode wheel contains {'**no** `.py` file' if no_py else '`.py` files (unexpected)'}; "
+                    "check-wheel-contents flags its `.pyc` files (W001), as it should: shipping bytecode is "
+                    "usually a mistake, here it is the point.")
+        contents = checks.wheel_contents_check(bytecode.build.wheel, spec.import_name)
+        return (summary,
+                gr.Dataframe(value=rows, headers=headers),
+                sourceless.disassemble(bytecode.build.wheel, spec.import_name),
+                sourceless.exported_symbols(native.build.wheel, work),
+                "\n\n".join(logs) + "\n\n" + checks.checks_text([contents]),
+                workdir.keep(*(b.build.wheel for b in builds)))
+
+
+@friendly
+def compare_licences(name, version, model, holder, isolated, progress=gr.Progress()):
+    """Build the same project under MIT and under Apache-2.0 and show what differs in the wheels."""
+    texts, reports = [], []
+    trained = None
+    with workdir.scratch() as work:
+        for i, license in enumerate(naming.LICENSES):
+            spec = naming.validate_spec(name, version, license, holder, model)
+            if trained is None:
+                progress(0.05, desc="Training the tiny model with torch")
+                trained = tinymodels.train(spec.model)
+            progress(0.2 + 0.4 * i, desc=f"Building the {license} wheel")
+            proj = project.render_project(spec, trained)
+            root = project.write_project(proj, work / license / "project")
+            built = building.run_build(root, work / license / "dist", isolated=bool(isolated), sdist=False)
+            report = inspection.inspect_wheel(built.wheel)
+            reports.append(report)
+            texts.append(inspection.metadata_text(report) + "\n\n# files under .dist-info/licenses/:\n"
+                         + "\n".join(report.licenses) + "\n\n# first line of each source file:\n"
+                         + proj.text(f"src/{spec.import_name}/model.py").split("\n")[0])
+    mit, apache = reports
+    summary = (f"Both built for real. **MIT** wheel: `License-Expression: {mit.meta('License-Expression')[0]}`, "
+               f"{len(mit.licenses)} licence file(s). **Apache-2.0** wheel: "
+               f"`License-Expression: {apache.meta('License-Expression')[0]}`, {len(apache.licenses)} licence files "
+               "(LICENSE and NOTICE).")
+    return summary, texts[0], texts[1]
+
+
+@friendly
+def show_file(path, files):
+    """Show one generated file in the viewer."""
+    if not files:
+        raise ValueError("No project yet: click 'Train, generate, build and install' first.")
+    if path not in files:
+        raise ValueError(f"{path!r} is not a file of the generated project; pick one from the list.")
+    return gr.Code(files[path], language=project.language_of(path), label=path)
+
+
+with gr.Blocks(title=LAB.title) as demo:
+    header(LAB, extra=_environment_line())
+    missing_banner(LAB)
+    files_state = gr.State({})
+    with gr.Row():
+        with gr.Column(scale=1, min_width=300):
+            name = gr.Textbox(DEFAULTS["name"], label="Package name (PEP 508)", elem_id=f"{SLUG}_name",
+                              info="ASCII letters, digits, dots, hyphens, underscores. Import name: hyphens become underscores.")
+            version = gr.Textbox(DEFAULTS["version"], label="Version (PEP 440)", elem_id=f"{SLUG}_version",
+                                 info="e.g. 0.1.0, 1.0.0rc1, 2.0.post1")
+            license = gr.Radio(list(naming.LICENSES), value=DEFAULTS["license"], label="Licence (SPDX)",
+                               elem_id=f"{SLUG}_license")
+            model = gr.Dropdown([(v, k) for k, v in tinymodels.MODELS.items()], value=DEFAULTS["model"],
+                                label="Tiny model to train and ship", elem_id=f"{SLUG}_model")
+            holder = gr.Textbox(DEFAULTS["holder"], label="Copyright holder", elem_id=f"{SLUG}_holder")
+            isolated = gr.Checkbox(False, label="Isolated build (PEP 517 default; downloads setuptools, ~6-9 s)",
+                                   elem_id=f"{SLUG}_isolated")
+            build_btn = gr.Button("Train, generate, build and install", variant="primary", elem_id=f"{SLUG}_build")
+            inputs = [name, version, license, model, holder, isolated]
+            examples = gr.Examples(EXAMPLES, inputs=inputs, label="Examples: one click runs everything",
+                                   example_labels=EXAMPLE_LABELS, api_name=f"{SLUG}_load_example",
+                                   elem_id=f"{SLUG}_examples")
+        with gr.Column(scale=2):
+            status = gr.Markdown("Pick an example or fill in the form, then click **Train, generate, build and "
+                                 "install**. Each step shows up here as it finishes.", elem_id=f"{SLUG}_status")
+            with gr.Tabs():
+                with gr.Tab("1 · Project files"):
+                    file_pick = gr.Dropdown([], label="File", elem_id=f"{SLUG}_file_pick")
+                    file_view = gr.Code("", language=None, label="Generated file", interactive=False, max_lines=40)
+                    zip_file = gr.File(label="The whole project (.zip)")
+                with gr.Tab("2 · Build"):
+                    build_log = gr.Code("", language="shell", label="python -m build: the real log", max_lines=40)
+                    dist_files = gr.File(label="sdist and wheel", file_count="multiple")
+                with gr.Tab("3 · Inspect & validate"):
+                    report_md = gr.Markdown()
+                    metadata_view = gr.Code("", language=None, label="METADATA (core metadata 2.4)")
+                    record_view = gr.Dataframe(headers=["path", "sha256 (RECORD)", "size", "check"],
+                                               label="RECORD, every hash recomputed")
+                    checks_log = gr.Code("", language="shell", label="twine check --strict · check-wheel-contents")
+                with gr.Tab("4 · Install & run"):
+                    proof_md = gr.Markdown(elem_id=f"{SLUG}_proof")
+                    proof_log = gr.Code("", language="shell", label="Every command, with its output", max_lines=60)
+    gr.Markdown("### Go further (these use the form above)")
+    with gr.Tabs():
+        with gr.Tab("5 · Libraries, not code"):
+            gr.Markdown("Build the same project three ways: **pure** (`.py`), **bytecode only** (`.pyc`, "
+                        "no source) and **native** (the dense layer compiled from C into a shared library "
+                        "that this or any other package loads). Each wheel is installed in its own fresh "
+                        "venv and run.")
+            sourceless_btn = gr.Button("Build the pure, bytecode-only and native wheels",
+                                       elem_id=f"{SLUG}_sourceless")
+            sourceless_md = gr.Markdown(elem_id=f"{SLUG}_sourceless_summary")
+            matrix = gr.Dataframe(headers=["File in the wheel", "pure", "bytecode", "native"],
+                                  label="Files side by side")
+            with gr.Row():
+                disassembly = gr.Code("", language=None, label="What a .pyc still tells a reader",
+                                      max_lines=40)
+                symbols = gr.Code("", language=None, label="What the .so still tells a reader", max_lines=40)
+            flavour_log = gr.Code("", language="shell", label="Builds, installs and runs", max_lines=40)
+            flavour_files = gr.File(label="The three wheels", file_count="multiple")
+            gr.Markdown(sourceless.HONEST_NOTE)
+        with gr.Tab("6 · MIT vs Apache-2.0"):
+            gr.Markdown(licences.comparison_markdown())
+            compare_btn = gr.Button("Build the project under both licences and compare the wheels",
+                                    elem_id=f"{SLUG}_compare")
+            compare_md = gr.Markdown()
+            with gr.Row():
+                mit_meta = gr.Code("", language=None, label="MIT wheel: METADATA and licence files")
+                apache_meta = gr.Code("", language=None, label="Apache-2.0 wheel: METADATA and licence files")
+        with gr.Tab("7 · Publish"):
+            publish_md = gr.Markdown(publish.publish_steps(
+                naming.validate_spec(DEFAULTS["name"], DEFAULTS["version"], DEFAULTS["license"],
+                                     DEFAULTS["holder"], DEFAULTS["model"])))
+            gr.Markdown("*This lab never uploads and never asks for a token.*")
+
+    main_outputs = [status, files_state, file_pick, file_view, zip_file, build_log, dist_files, report_md,
+                    metadata_view, record_view, checks_log, proof_md, proof_log, publish_md]
+    build_btn.click(build_and_install, inputs, main_outputs, api_name=f"{SLUG}_build", **HEAVY)
+    examples.load_input_event.then(build_and_install, inputs, main_outputs, api_name=f"{SLUG}_build_example",
+                                   api_visibility="undocumented", **HEAVY)
+    file_pick.change(show_file, [file_pick, files_state], file_view, api_name=f"{SLUG}_show_file",
+                     show_progress="hidden")
+    sourceless_btn.click(build_sourceless, inputs, [sourceless_md, matrix, disassembly, symbols, flavour_log,
+                                                    flavour_files], api_name=f"{SLUG}_sourceless", **HEAVY)
+    compare_btn.click(compare_licences, [name, version, model, holder, isolated], [compare_md, mit_meta, apache_meta],
+                      api_name=f"{SLUG}_compare_licences", **HEAVY)
+
+    code_panel(naming.validate_name, naming.validate_version, tinymodels.train, project.render_project,
+               project.with_flavour, building.run_build, inspection.inspect_wheel, inspection.verify_record,
+               checks.run_checks, tryout.install_and_run, sourceless.build_flavour, sourceless.disassemble,
+               sourceless.exported_symbols)
+
+
+if __name__ == "__main__":
+    serve(demo)
