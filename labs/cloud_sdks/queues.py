@@ -1,0 +1,137 @@
+"""Message queues, the same task in three SDKs: Azure Queue Storage, Amazon SQS, Google Pub/Sub.
+
+Each function creates a queue, sends messages, receives them, deletes (acknowledges) each one
+after "processing" it, checks the queue is empty, then deletes the queue. Receive-then-delete is
+the at-least-once pattern all three share: a message that is received but not deleted in time
+becomes visible again and another worker gets it.
+
+Azure Queue Storage runs on Azurite and SQS on moto's server. Pub/Sub's only emulator is part of
+the gcloud CLI (Java), which no package index ships, so `pubsub_demo` runs only when
+PUBSUB_EMULATOR_HOST points at one you started, or against a real project.
+"""
+
+from __future__ import annotations
+
+import os
+
+from labs.cloud_sdks.credentials import AwsTarget, AzureTarget, GcpTarget
+from labs.cloud_sdks.steps import StepLog
+
+VISIBILITY_S = 30  # how long a received message stays hidden from other workers before it reappears
+
+
+def azure_queue_demo(target: AzureTarget, queue_name: str, messages: list[str], log: StepLog) -> None:
+    """Azure Queue Storage with azure-storage-queue: create → send → receive → delete → delete queue."""
+    from azure.storage.queue import QueueClient
+
+    if target.queue_connection_string:
+        queue = QueueClient.from_connection_string(target.queue_connection_string, queue_name)
+    else:
+        from azure.identity import DefaultAzureCredential
+        url = target.account_url.replace(".blob.", ".queue.")
+        queue = QueueClient(url, queue_name, credential=DefaultAzureCredential())
+
+    with log.step("create queue") as d:
+        queue.create_queue()
+        d.text = f"queue '{queue_name}'"
+    try:
+        with log.step("send messages") as d:
+            for text in messages:
+                queue.send_message(text)
+            d.text = f"{len(messages)} message(s)"
+        with log.step("receive + delete each") as d:
+            done = []
+            for msg in queue.receive_messages(max_messages=32, visibility_timeout=VISIBILITY_S):
+                done.append(msg.content)  # ... process the job here, then delete it:
+                queue.delete_message(msg)
+            d.text = f"processed {len(done)}: {', '.join(done)}"
+        with log.step("check empty") as d:
+            left = queue.get_queue_properties().approximate_message_count
+            d.text = f"approximately {left} message(s) left"
+    finally:
+        with log.step("delete queue") as d:
+            queue.delete_queue()
+            d.text = "deleted"
+
+
+def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepLog) -> None:
+    """Amazon SQS with boto3: create → send (batch) → receive → delete → delete queue."""
+    import boto3
+
+    sqs = boto3.client("sqs", **target.client_kwargs())
+
+    with log.step("create queue") as d:
+        url = sqs.create_queue(QueueName=queue_name, Attributes={"VisibilityTimeout": str(VISIBILITY_S)})["QueueUrl"]
+        d.text = url
+    try:
+        with log.step("send messages (batch)") as d:
+            entries = [{"Id": str(i), "MessageBody": text} for i, text in enumerate(messages)]
+            for start in range(0, len(entries), 10):  # SQS batches hold at most 10 messages
+                sqs.send_message_batch(QueueUrl=url, Entries=entries[start:start + 10])
+            d.text = f"{len(messages)} message(s)"
+        with log.step("receive + delete each") as d:
+            done = []
+            while len(done) < len(messages):
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+                if not got:
+                    break
+                for msg in got:
+                    done.append(msg["Body"])  # ... process the job here, then delete it:
+                    sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
+            d.text = f"processed {len(done)}: {', '.join(sorted(done))}"
+        with log.step("check empty") as d:
+            attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+            d.text = f"approximately {attrs['Attributes']['ApproximateNumberOfMessages']} message(s) left"
+    finally:
+        with log.step("delete queue") as d:
+            sqs.delete_queue(QueueUrl=url)
+            d.text = "deleted"
+
+
+def pubsub_available(target: GcpTarget) -> str:
+    """Empty if pubsub_demo can run against `target`, else the reason it cannot."""
+    import importlib.util
+
+    if importlib.util.find_spec("google.cloud.pubsub_v1") is None:
+        return "google-cloud-pubsub is not installed (pip install google-cloud-pubsub)"
+    if target.kind == "emulator" and not os.environ.get("PUBSUB_EMULATOR_HOST"):
+        return ("Pub/Sub's emulator ships only with the gcloud CLI (Java), not on a package index, so the lab cannot "
+                "start it. Run `gcloud beta emulators pubsub start` and set PUBSUB_EMULATOR_HOST, or give credentials")
+    return ""
+
+
+def pubsub_demo(target: GcpTarget, queue_name: str, messages: list[str], log: StepLog) -> None:
+    """Google Cloud Pub/Sub with google-cloud-pubsub: topic + subscription → publish → pull → ack → delete."""
+    from google.cloud import pubsub_v1
+
+    # With PUBSUB_EMULATOR_HOST set, the client talks to the emulator without credentials.
+    kwargs = {}
+    if target.service_account_info:
+        from google.oauth2 import service_account
+        kwargs["credentials"] = service_account.Credentials.from_service_account_info(target.service_account_info)
+    publisher, subscriber = pubsub_v1.PublisherClient(**kwargs), pubsub_v1.SubscriberClient(**kwargs)
+    topic = publisher.topic_path(target.project, queue_name)
+    subscription = subscriber.subscription_path(target.project, queue_name + "-sub")
+
+    with log.step("create topic + subscription") as d:
+        publisher.create_topic(name=topic)
+        subscriber.create_subscription(name=subscription, topic=topic, ack_deadline_seconds=VISIBILITY_S)
+        d.text = subscription
+    try:
+        with log.step("publish messages") as d:
+            futures = [publisher.publish(topic, text.encode()) for text in messages]
+            d.text = f"{len([f.result(timeout=30) for f in futures])} message(s)"
+        with log.step("pull + ack each") as d:
+            done = []
+            while len(done) < len(messages):
+                got = subscriber.pull(subscription=subscription, max_messages=10, timeout=10).received_messages
+                if not got:
+                    break
+                done += [m.message.data.decode() for m in got]  # ... process, then acknowledge:
+                subscriber.acknowledge(subscription=subscription, ack_ids=[m.ack_id for m in got])
+            d.text = f"processed {len(done)}: {', '.join(sorted(done))}"
+    finally:
+        with log.step("delete subscription + topic") as d:
+            subscriber.delete_subscription(subscription=subscription)
+            publisher.delete_topic(topic=topic)
+            d.text = "deleted"
