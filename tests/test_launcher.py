@@ -37,7 +37,7 @@ def test_lab_builds_alone_with_slug_prefixed_api_names(lab):
 
 def test_suite_builds_with_every_lab_and_nothing_clashes():
     suite = launcher.build()
-    names = [fn.api_name for fn in suite.fns.values() if fn.api_name]
+    names = [fn.api_name for fn in suite.fns.values() if fn.api_name and not fn.is_cancel_function]
     clashes = [n for n, c in Counter(names).items() if c > 1] + [n for n in names if n[-2:] in {"_1", "_2"}]
     assert not clashes, f"api_name clashes or gradio-suffixed names: {clashes}"
     elem_ids = [b.elem_id for b in suite.blocks.values() if getattr(b, "elem_id", None)]

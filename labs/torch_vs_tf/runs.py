@@ -1,0 +1,299 @@
+"""The web server's side: start one worker process per framework and drive them in lock-step.
+
+`train_side_by_side` and `race` are generators. They send one command to one worker at a time,
+so the frameworks never compete for the CPU while a clock runs, and they yield after every step
+so the UI can draw live curves and a Stop button can cancel between steps (closing the generator
+kills the workers).
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from labs.torch_vs_tf.data import Dataset
+from labs.torch_vs_tf.settings import TrainConfig
+from shared.optional import install_hint, missing
+
+ROOT = Path(__file__).resolve().parents[2]  # the folder that holds labs/ and shared/
+LABELS = {"torch": "PyTorch", "tensorflow": "TensorFlow", "keras-torch": "Keras 3 on PyTorch"}
+NEEDS = {"torch": ("torch",), "tensorflow": ("tensorflow", "keras"), "keras-torch": ("keras", "torch")}
+# Which variant each framework trains in the side-by-side view, per mode.
+TRAIN_VARIANT = {
+    "eager": {"torch": "eager", "tensorflow": "eager", "keras-torch": "model.fit"},
+    "compiled": {"torch": "torch.compile", "tensorflow": "tf.function", "keras-torch": "model.fit"},
+}
+# The race: every variant of every framework, in this order.
+RACE_VARIANTS = {
+    "torch": ("eager", "torch.compile"),
+    "tensorflow": ("eager", "tf.function", "tf.function+XLA", "model.fit"),
+    "keras-torch": ("model.fit",),
+}
+START_TIMEOUT_S = 180  # importing TensorFlow on a busy 2-core machine can take a minute
+STEP_TIMEOUT_S = 600  # one epoch or one race variant (torch.compile's first compile included)
+MAX_LIVE_RUNS = 2  # trained runs kept alive for predictions; older ones are shut down
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed; the message carries its error and the end of its log."""
+
+
+def available(framework: str) -> bool:
+    return not missing(NEEDS[framework])
+
+
+def unavailable_note(framework: str) -> str:
+    absent = ", ".join(missing(NEEDS[framework]))
+    return (f"{LABELS[framework]} is skipped: {absent} not installed. "
+            f"Install with `{install_hint('torch_vs_tf')}`.")
+
+
+def choose_frameworks(with_keras_torch: bool) -> tuple[list[str], list[str]]:
+    """The frameworks that can run here, and a note for each wanted one that cannot.
+
+    Raises:
+        ValueError: PyTorch itself is missing (nothing can run).
+    """
+    if not available("torch"):
+        raise ValueError(f"PyTorch is not installed. Install it with `{install_hint('torch_vs_tf')}`.")
+    chosen, notes = ["torch"], []
+    for fw, wanted in (("tensorflow", True), ("keras-torch", with_keras_torch)):
+        if wanted and available(fw):
+            chosen.append(fw)
+        elif wanted:
+            notes.append(unavailable_note(fw))
+    return chosen, notes
+
+
+def race_plan(frameworks: list[str], extra: set[str]) -> dict[str, tuple[str, ...]]:
+    """Each framework's variants for the race: eager / model.fit always, plus the chosen extras."""
+    return {fw: tuple(v for v in RACE_VARIANTS[fw] if v in ("eager", "model.fit") or v in extra)
+            for fw in frameworks}
+
+
+class WorkerProcess:
+    """One `worker.py` process with a reader thread, so replies can be awaited with a timeout."""
+
+    def __init__(self, framework: str, threads: int, log_dir: Path):
+        self.framework = framework
+        self.log_path = log_dir / f"{framework}.log"
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+                   TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
+        env["KERAS_BACKEND"] = "torch" if framework == "keras-torch" else "tensorflow"
+        # CPU only, for every framework: tensorflow-cpu has no GPU, and Keras-on-torch would
+        # otherwise move itself to a GPU it finds, making the race compare devices.
+        env["CUDA_VISIBLE_DEVICES"] = ""
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "labs.torch_vs_tf.worker", "--framework", framework,
+                 "--threads", str(threads)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=str(ROOT), env=env,
+                text=True, bufsize=1)
+        self.replies: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+        self.ready: dict | None = None
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                self.replies.put(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        self.replies.put(None)  # end of stream: the process exited
+
+    def _wait(self, timeout: float) -> dict:
+        try:
+            reply = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            self.close()
+            raise WorkerError(f"{LABELS[self.framework]} did not answer within {timeout:.0f} s; "
+                              "the machine may be overloaded. Try fewer epochs or a larger batch.") from None
+        if reply is None:
+            raise WorkerError(f"{LABELS[self.framework]} worker stopped unexpectedly. "
+                              f"Last log lines:\n{self.log_tail()}")
+        if not reply.get("ok"):
+            raise WorkerError(f"{LABELS[self.framework]}: {reply.get('kind')}: {reply.get('error')}")
+        return reply
+
+    def wait_ready(self, timeout: float = START_TIMEOUT_S) -> dict:
+        if self.ready is None:
+            self.ready = self._wait(timeout)
+        return self.ready
+
+    def call(self, cmd: str, timeout: float = STEP_TIMEOUT_S, **args) -> dict:
+        self.wait_ready()
+        if self.proc.poll() is not None:
+            raise WorkerError(f"{LABELS[self.framework]} worker has exited; train again.")
+        try:
+            self.proc.stdin.write(json.dumps({"cmd": cmd, **args}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise WorkerError(f"{LABELS[self.framework]} worker has exited ({exc}); train again.") from exc
+        return self._wait(timeout)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log_tail(self, lines: int = 8) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def close(self) -> None:
+        """Ask politely, then kill: this process and only this one."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write('{"cmd": "quit"}\n')
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=3)
+            except (OSError, subprocess.TimeoutExpired, ValueError):
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@dataclass
+class Run:
+    """A training run: its workers (kept for predictions), folder and side."""
+
+    run_id: str
+    folder: Path
+    side: int
+    workers: dict[str, WorkerProcess] = field(default_factory=dict)
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_RUNS: "collections.OrderedDict[str, Run]" = collections.OrderedDict()
+_RUNS_LOCK = threading.Lock()
+
+
+def _keep(run: Run) -> None:
+    """Remember a finished run; shut down the oldest beyond `MAX_LIVE_RUNS`."""
+    with _RUNS_LOCK:
+        _RUNS[run.run_id] = run
+        while len(_RUNS) > MAX_LIVE_RUNS:
+            _RUNS.popitem(last=False)[1].close()
+
+
+def release(run_id: str | None) -> None:
+    """Shut down a kept run now (a session that trains again no longer needs its old models)."""
+    with _RUNS_LOCK:
+        run = _RUNS.pop(run_id or "", None)
+    if run is not None:
+        run.close()
+
+
+def get_run(run_id: str | None) -> Run | None:
+    with _RUNS_LOCK:
+        return _RUNS.get(run_id or "")
+
+
+def train_side_by_side(data: Dataset, cfg: TrainConfig, *, frameworks: list[str],
+                       threads: int = 1) -> Iterator[dict]:
+    """Train the same model in each framework, one epoch each in turn, yielding events.
+
+    Events (dicts with ``"event"``): ``started`` (per framework: params, variant, import time),
+    ``epoch`` (per framework per epoch: train loss, seconds, test loss/accuracy), ``done`` (with
+    ``run_id`` for `predict`). Epoch 0 is the untrained model: identical weights, identical start.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="torch_vs_tf_"))
+    run = Run(uuid.uuid4().hex[:12], folder, data.side)
+    kept = False
+    try:
+        data_path = data.save(folder / "data.npz")
+        # Start all workers at once: their imports overlap; no clock runs yet.
+        run.workers = {fw: WorkerProcess(fw, threads, folder) for fw in frameworks}
+        for fw, worker in run.workers.items():
+            ready = worker.wait_ready()
+            info = worker.call("setup", data=str(data_path), config=cfg.to_dict(),
+                               variant=TRAIN_VARIANT[cfg.mode][fw])
+            yield {"event": "started", "key": fw, **ready, **info}
+        for epoch in range(cfg.epochs):
+            for fw, worker in run.workers.items():
+                yield {"event": "epoch", "key": fw, "framework": LABELS[fw],
+                       **worker.call("epoch", epoch=epoch)}
+        _keep(run)
+        kept = True
+        yield {"event": "done", "run_id": run.run_id}
+    finally:
+        if not kept:  # failed or cancelled (the generator was closed): free everything now
+            run.close()
+
+
+def predict(run_id: str | None, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Class probabilities (1, 10) from every framework of a kept run, for one input row."""
+    run = get_run(run_id)
+    if run is None or not any(w.alive() for w in run.workers.values()):
+        raise ValueError("No trained models are loaded (none trained yet, or they were freed after "
+                         "15 idle minutes). Click 'Train side by side' first, then predict.")
+    if x.shape[1] != run.side * run.side:
+        raise ValueError(f"The models were trained on {run.side}x{run.side} images; "
+                         f"got {x.shape[1]} values.")
+    return {LABELS[fw]: np.asarray(w.call("predict", timeout=60, x=x.tolist())["probs"])
+            for fw, w in run.workers.items() if w.alive()}
+
+
+def race(data: Dataset, cfg: TrainConfig, *, frameworks: list[str], variants: dict[str, tuple[str, ...]],
+         threads: int = 1, latency_batch: int = 256, export: bool = True,
+         out_dir: Path | None = None) -> Iterator[dict]:
+    """The fair race: for each framework (one fresh process each, run one after another) and each
+    variant, train `cfg.epochs` epochs from the shared weights on the shared batches, then time
+    inference; finally export the eager model and time loading it back.
+
+    Yields ``{"event": "variant", ...}`` and ``{"event": "export", ...}`` results as they come.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="torch_vs_tf_race_"))
+    _remember_race_folder(folder)
+    out_dir = Path(out_dir or folder / "exports")
+    data_path = data.save(folder / "data.npz")
+    for fw in frameworks:
+        worker = WorkerProcess(fw, threads, folder)
+        try:
+            ready = worker.wait_ready()
+            worker.call("setup", data=str(data_path), config=cfg.to_dict(), variant=variants[fw][0])
+            for i, variant in enumerate(variants[fw]):
+                yield {"event": "variant", "key": fw, "import_s": ready["import_s"],
+                       **worker.call("bench", variant=variant, epochs=cfg.epochs,
+                                     latency_batch=latency_batch)}
+                if export and i == 0:  # export the first (eager) model, just trained
+                    result = worker.call("export", folder=str(out_dir / fw))
+                    for row in result["files"]:
+                        row["download"] = str(downloadable(Path(row["path"])))
+                    yield {"event": "export", "key": fw, **result}
+        finally:
+            worker.close()
+
+
+_RACE_FOLDERS: "collections.deque[Path]" = collections.deque()
+MAX_RACE_FOLDERS = 4  # exported files stay downloadable for the last few races only
+
+
+def _remember_race_folder(folder: Path) -> None:
+    with _RUNS_LOCK:
+        _RACE_FOLDERS.append(folder)
+        while len(_RACE_FOLDERS) > MAX_RACE_FOLDERS:
+            shutil.rmtree(_RACE_FOLDERS.popleft(), ignore_errors=True)
+
+
+def downloadable(path: Path) -> Path:
+    """A single file to offer for download: the file itself, or a .zip of a folder (SavedModel)."""
+    if path.is_dir():
+        return Path(shutil.make_archive(str(path), "zip", root_dir=path))
+    return path
