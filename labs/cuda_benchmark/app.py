@@ -1,0 +1,255 @@
+"""Lab 3 · CUDA/hardware benchmark: the UI. Logic lives in specs, hardware, timing, workloads,
+suite and results beside this file; nothing here imports torch at module level."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from labs import get
+from labs.cuda_benchmark import results as res
+from labs.cuda_benchmark.hardware import cpu_info, cuda_devices, hardware_report, report_markdown
+from labs.cuda_benchmark.specs import DTYPE_KEYS, cpu_peak, flops_per_cycle, match_gpu
+from labs.cuda_benchmark.suite import (
+    DEFAULT_BANDWIDTH_MIB, DEFAULT_DTYPES, DEFAULT_GPU_SIZES, DEFAULT_MIN_RUN_TIME, DEFAULT_SIZES, METHODS,
+    MIN_RUN_TIME, make_config, plan_suite, run_suite,
+)
+from labs.cuda_benchmark.timing import measure, measure_cuda_events, measure_torch_benchmark, naive_time
+from labs.cuda_benchmark.workloads import check_fits, make_copy, make_matmul, make_matmul_roundtrip, make_transfer
+from shared.ui import GPU, code_panel, friendly, header, missing_banner, serve
+
+LAB = get("cuda_benchmark")
+HERE = Path(__file__).resolve().parent
+SHIPPED_RUN = HERE / "examples" / "cpu-2core-amd-epyc.json"
+OUT_DIR = Path(tempfile.gettempdir()) / "ml_labs_cuda_benchmark"
+
+EXTRA = (
+    "**Which device?** Whatever torch sees when you click: the hardware card says so. Without a CUDA GPU "
+    "(a laptop, a free CPU Space, CI) the benchmark runs the same code on the CPU and says, step by step, "
+    "which CPU stand-in replaces each GPU step: the crossover compares 1 CPU thread with all of them, and "
+    "host↔device transfers are skipped because a CPU has no separate device memory. "
+    "*Not yet verified:* the CUDA steps (CUDA events, transfers, fp8, GPU crossover) follow torch's documented "
+    "APIs but have not run on a real GPU yet: this lab was built on CPU-only machines."
+)
+
+# (label, device, sizes, dtypes, bandwidth MiB, method, seconds per point, naive, crossover, transfers)
+EXAMPLES = [
+    ("Quick CPU check (~5 s)", "auto", "128, 256, 512", ["fp32", "bf16"], "1, 64", METHODS[0], 0.1, True, True, True),
+    ("Full CPU sweep (~30 s)", "auto", DEFAULT_SIZES + ", 2048", ["fp32", "bf16", "fp64"], "1, 16, 256, 1024",
+     METHODS[0], 0.3, True, True, True),
+    ("GPU sweep (needs CUDA)", "cuda", DEFAULT_GPU_SIZES, ["fp32", "tf32", "fp16", "bf16", "fp8"],
+     "16, 256, 1024", METHODS[0], 0.2, True, True, True),
+    ("Manual loop vs torch.utils.benchmark", "auto", "256, 512", ["fp32"], "64", METHODS[1], 0.2, True, False, False),
+]
+
+
+def _plots(rows: list[dict[str, Any]], context: dict[str, Any]) -> list[Any]:
+    """The plot components, updated with this run's data (x axes in numeric size order)."""
+    device = context.get("device", "cpu")
+    peaks = context.get("peaks_tflops") or {}
+    unit, scale = res.flops_unit(device)
+    matmul = gr.LinePlot(res.matmul_frame(rows, peaks_tflops=peaks, scale=scale), y_title=unit,
+                         sort=res.size_order(rows, "matmul"))
+    pct_df = res.pct_peak_frame(rows)
+    top = float(pct_df["pct_of_peak"].max()) if len(pct_df) else 100.0
+    pct = gr.BarPlot(pct_df, y_lim=[0, max(100.0, top * 1.1)])
+    band = gr.LinePlot(res.bandwidth_frame(rows), sort=sorted(set(res.size_order(rows, "copy"))
+                                                               | set(res.size_order(rows, "transfer")),
+                                                               key=lambda s: float(s.split()[0])))
+    if device == "cuda":
+        bw, bw_src = context.get("peak_gbps"), "the spec-sheet memory bandwidth"
+    else:
+        bw, bw_src = res.best_copy_gbps(rows), "the measured copy bandwidth (largest buffer)"
+    roof = gr.LinePlot(res.roofline_frame(rows, peaks_tflops=peaks, bandwidth_gbs=bw))
+    measured = sorted({r["dtype"] for r in rows if r["section"] == "matmul"} & set(peaks))
+    if measured and bw:
+        ridges = ", ".join(f"{d} at {peaks[d] * 1e3 / bw:,.1f}" for d in measured)
+        roof_md = (f"Memory roof: {bw_src}, {bw:,.1f} GB/s. Ridge points (FLOP/byte): {ridges}. Left of a ridge a "
+                   "kernel is memory-bound, right of it compute-bound. Axes are log10; hover for real values.")
+    else:
+        roof_md = "Run matmul and bandwidth steps (on a device with known peaks) to draw the roofline."
+    cross = gr.LinePlot(res.crossover_frame(rows, scale=scale), y_title=unit, sort=res.size_order(rows, "crossover"))
+    return [matmul, pct, band, roof, roof_md, cross, _crossover_text(rows, context)]
+
+
+def _crossover_text(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    variants = {r["variant"] for r in rows if r["section"] == "crossover"}
+    if not variants:
+        return "Tick **Find the crossover size** to compare a serial and a parallel device on the same matmul."
+    if context.get("device") == "cuda":
+        cpu = next(v for v in variants if v.startswith("CPU"))
+        kernel = res.crossover_size(rows, fast="GPU kernel only", slow=cpu)
+        trip = res.crossover_size(rows, fast="GPU incl. transfers", slow=cpu)
+        return (f"GPU kernel beats the CPU from n = **{kernel or 'never (in these sizes)'}**; counting the copies "
+                f"to and from the GPU, from n = **{trip or 'never (in these sizes)'}**. Small matrices are faster "
+                "where they already are.")
+    many = next((v for v in variants if v != "1 thread"), None)
+    n = res.crossover_size(rows, fast=many, slow="1 thread") if many else None
+    return (f"**CPU stand-in (no CUDA GPU here):** {many} beat 1 thread from n = **{n or 'never (in these sizes)'}**. "
+            "Below that, starting and synchronising threads costs more than it saves: the same reason a GPU "
+            "loses on small matrices (launch latency, transfers). On a GPU machine this plot shows CPU vs GPU.")
+
+
+def _status(context: dict[str, Any], done: int, total: int, message: str, *, finished: bool) -> str:
+    head = f"✅ **Finished.** {message}" if finished else f"⏳ **Step {done}/{total}**: {message}"
+    lines = [head, f"Device: **{context.get('device', '?')}** · {context.get('device_name', '?')} · "
+                    f"peaks from {context.get('peak_source', '?')}"]
+    lines += [f"- {note}" for note in context.get("notes", [])]
+    return "\n".join(lines)
+
+
+@friendly
+def detect(progress: gr.Progress = gr.Progress()) -> tuple[str, dict[str, Any]]:
+    """Build the hardware card."""
+    progress(0.1, desc="querying CPU, torch and CUDA")
+    report = hardware_report()
+    return report_markdown(report), report
+
+
+@friendly
+def run_benchmark(device: str, sizes: str, dtypes: list[str], bandwidth: str, method: str, min_run_time: float,
+                  naive: bool, crossover: bool, transfers: bool, progress: gr.Progress = gr.Progress()):
+    """Run the suite step by step, updating every plot after each step."""
+    config = make_config(device=device, sizes=sizes, dtypes=dtypes, bandwidth_mib=bandwidth, method=method,
+                         min_run_time=min_run_time, naive=naive, crossover=crossover, transfers=transfers)
+    rows: list[dict[str, Any]] = []
+    context: dict[str, Any] = {}
+    started = time.perf_counter()
+    for event in run_suite(config):
+        context = event.get("context", context)
+        rows.extend(event["rows"])
+        progress((event["done"], max(1, event["total"])), desc=event["message"])
+        yield [_status(context, event["done"], event["total"], event["message"], finished=False),
+               *_plots(rows, context), res.naive_lesson(rows, context.get("device", "cpu")),
+               res.table_frame(rows), None, None, {"rows": rows, "context": context}]
+    csv_path, json_path = res.save_results(rows, context, OUT_DIR, machine={"cpu": cpu_info()["model"]})
+    done = f"{len(rows)} measurements in {time.perf_counter() - started:.1f} s; CSV/JSON under *All results and downloads*."
+    yield [_status(context, 0, 0, done, finished=True), *_plots(rows, context),
+           res.naive_lesson(rows, context.get("device", "cpu")), res.table_frame(rows),
+           str(csv_path), str(json_path), {"rows": rows, "context": context}]
+
+
+@friendly
+def compare(path: str | None, live: dict[str, Any] | None) -> tuple[str, Any, Any]:
+    """Load a saved run and put it next to the live one."""
+    doc = res.load_results(path)
+    label = str(doc.get("label") or "saved")[:80]
+    ctx = doc.get("context", {})
+    saved_rows = doc["rows"]
+    live_rows = (live or {}).get("rows") or []
+    unit, scale = res.flops_unit(ctx.get("device", "cpu"), (live or {}).get("context", {}).get("device", "cpu"))
+    frames = [res.matmul_frame(saved_rows, label="saved", scale=scale)]
+    if live_rows:
+        frames.append(res.matmul_frame(live_rows, label="this machine", scale=scale))
+        table = res.compare_frame(live_rows, saved_rows, saved_label="saved")
+        note = (f"{len(table)} shared measurements. **speedup** = saved median / this machine's median "
+                "(above 1: this machine is faster).")
+    else:
+        table = res.table_frame(saved_rows)
+        note = "Run the benchmark on this machine to see both side by side; below is the saved run alone."
+    import pandas as pd
+
+    plot_df = pd.concat(frames, ignore_index=True)
+    order = sorted(set(plot_df["size"]), key=int)
+    summary = (f"**Saved run:** {label} · device {ctx.get('device', '?')} ({ctx.get('device_name', '?')}) · "
+               f"created {doc.get('created', '?')} · {len(saved_rows)} rows. {note}")
+    return (summary, gr.LinePlot(plot_df, sort=order, y_title=unit, visible=True),
+            gr.Dataframe(table, visible=True))
+
+
+with gr.Blocks(title=LAB.title) as demo:
+    header(LAB, extra=EXTRA)
+    missing_banner(LAB)
+
+    gr.Markdown("## 1 · Hardware card")
+    detect_btn = gr.Button("Detect hardware", elem_id="cuda_benchmark_detect")
+    card = gr.Markdown("Click **Detect hardware** to read the CPU, the torch build and every GPU.",
+                       elem_id="cuda_benchmark_card")
+    with gr.Accordion("Everything torch reports (JSON, incl. all get_device_properties fields)", open=False):
+        card_json = gr.JSON(show_label=False)
+
+    gr.Markdown("## 2 · Benchmark\nWarm-up, synchronise, repeat, median and spread: the method is in "
+                "*Show the code* at the bottom. Each step updates the plots; **Cancel** stops between steps.")
+    with gr.Row():
+        device_in = gr.Radio(["auto", "cpu", "cuda", "mps"], value="auto", label="Device")
+        method_in = gr.Radio(list(METHODS), value=METHODS[0], label="Timing method")
+        mrt_in = gr.Slider(MIN_RUN_TIME[0], MIN_RUN_TIME[1], value=DEFAULT_MIN_RUN_TIME, step=0.05,
+                           label="Seconds per point (torch.utils.benchmark)")
+    with gr.Row():
+        sizes_in = gr.Textbox(DEFAULT_SIZES, label="Matrix sizes n (n×n @ n×n)", elem_id="cuda_benchmark_sizes")
+        dtypes_in = gr.CheckboxGroup(list(DTYPE_KEYS), value=list(DEFAULT_DTYPES), label="dtypes")
+        bw_in = gr.Textbox(DEFAULT_BANDWIDTH_MIB, label="Buffer sizes for bandwidth (MiB)")
+    with gr.Row():
+        naive_in = gr.Checkbox(True, label="Show the naive time.time() timing")
+        cross_in = gr.Checkbox(True, label="Find the crossover size")
+        transfers_in = gr.Checkbox(True, label="Host↔device transfers (CUDA only)")
+    with gr.Row():
+        run_btn = gr.Button("Run benchmark", variant="primary", elem_id="cuda_benchmark_run")
+        cancel_btn = gr.Button("Cancel", variant="stop", elem_id="cuda_benchmark_cancel")
+    inputs = [device_in, sizes_in, dtypes_in, bw_in, method_in, mrt_in, naive_in, cross_in, transfers_in]
+    # Clicking an example fills the settings, then runs (wired below). No fn/caching here on purpose:
+    # a benchmark measures the machine it runs on, so a cached result would be a lie.
+    example_rows = gr.Examples(
+        examples=[list(row[1:]) for row in EXAMPLES], example_labels=[row[0] for row in EXAMPLES],
+        inputs=inputs, api_name="cuda_benchmark_example", label="Examples (click one to run it)",
+        elem_id="cuda_benchmark_examples",
+    )
+
+    status = gr.Markdown(elem_id="cuda_benchmark_status")
+    with gr.Row():
+        matmul_plot = gr.LinePlot(x="size", y="throughput", color="series", title="Matmul throughput vs size",
+                                  x_title="matrix size n", y_title="GFLOP/s", elem_id="cuda_benchmark_matmul_plot")
+        pct_plot = gr.BarPlot(x="dtype", y="pct_of_peak", title="Best % of peak per dtype", y_title="% of peak")
+    with gr.Row():
+        bw_plot = gr.LinePlot(x="size", y="gbps", color="series", title="Memory bandwidth vs buffer size",
+                              x_title="buffer", y_title="GB/s")
+        roof_plot = gr.LinePlot(x="log10_ai", y="log10_gflops", color="series", title="Roofline (log10 axes)",
+                                x_title="log10 arithmetic intensity (FLOP/byte)", y_title="log10 GFLOP/s",
+                                tooltip=["series", "ai", "gflops"])
+    roof_md = gr.Markdown()
+    with gr.Row():
+        cross_plot = gr.LinePlot(x="size", y="throughput", color="series", title="Crossover: same fp32 matmul",
+                                 x_title="matrix size n", y_title="GFLOP/s")
+        cross_md = gr.Markdown()
+    with gr.Accordion("The naive-timing lesson", open=True):
+        naive_md = gr.Markdown("Run the benchmark with **Show the naive timing** ticked.",
+                               elem_id="cuda_benchmark_naive")
+    with gr.Accordion("All results and downloads", open=False):
+        table = gr.Dataframe(label="Results", interactive=False, wrap=True)
+        with gr.Row():
+            csv_file = gr.File(label="Download CSV", interactive=False)
+            json_file = gr.File(label="Download JSON (load it on another machine to compare)", interactive=False)
+    live_state = gr.State(None)
+    outputs = [status, matmul_plot, pct_plot, bw_plot, roof_plot, roof_md, cross_plot, cross_md, naive_md,
+               table, csv_file, json_file, live_state]
+
+    gr.Markdown("## 3 · Compare with a saved run\nUpload a JSON saved by this lab on another machine "
+                "(or the shipped one: a real run on a shared 2-vCPU AMD EPYC VM without a GPU).")
+    with gr.Row():
+        upload = gr.File(label="Saved results (.json)", file_types=[".json"], elem_id="cuda_benchmark_upload")
+        compare_btn = gr.Button("Compare", elem_id="cuda_benchmark_compare")
+    gr.Examples([[str(SHIPPED_RUN)]], inputs=[upload], label="Shipped run", api_name="cuda_benchmark_load_saved")
+    compare_md = gr.Markdown()
+    compare_plot = gr.LinePlot(x="size", y="throughput", color="series", title="Matmul: saved run vs this machine",
+                               x_title="matrix size n", y_title="GFLOP/s", visible=False)
+    compare_table = gr.Dataframe(interactive=False, wrap=True, visible=False)
+
+    code_panel(measure, measure_torch_benchmark, measure_cuda_events, naive_time, make_matmul, make_copy,
+               make_transfer, make_matmul_roundtrip, check_fits, plan_suite, run_suite, cpu_peak,
+               flops_per_cycle, match_gpu, cuda_devices, res.roofline_frame, res.crossover_size)
+
+    detect_btn.click(detect, None, [card, card_json], api_name="cuda_benchmark_detect")
+    run_event = run_btn.click(run_benchmark, inputs, outputs, api_name="cuda_benchmark_run", **GPU)
+    example_event = example_rows.load_input_event.then(run_benchmark, inputs, outputs,
+                                                       api_name="cuda_benchmark_example_run", **GPU)
+    cancel_btn.click(None, None, None, cancels=[run_event, example_event], api_name="cuda_benchmark_cancel")
+    compare_btn.click(compare, [upload, live_state], [compare_md, compare_plot, compare_table],
+                      api_name="cuda_benchmark_compare")
+
+
+if __name__ == "__main__":
+    serve(demo)

@@ -1,0 +1,304 @@
+"""Turn result rows into tables and plot data, save them, and compare runs across machines.
+
+Rows are plain dicts (see `labs.cuda_benchmark.suite._row`). This module shapes them for
+``gr.LinePlot``/``gr.BarPlot`` (long "tidy" frames: one row per point, a ``series`` column for the
+colour), finds the crossover size, draws the roofline, and writes/reads the portable JSON file
+that lets you compare this machine with a run saved elsewhere.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+SCHEMA = "ml-labs/cuda_benchmark/v1"
+MAX_RESULTS_BYTES = 5 * 1024 * 1024  # a saved run is a few kB; anything this big is not one
+REQUIRED_ROW_KEYS = ("section", "variant", "dtype", "size", "median_s")
+TABLE_COLUMNS = ("section", "variant", "device", "dtype", "size_label", "median_ms", "iqr_ms", "repeats",
+                 "gflops", "gbps", "pct_peak", "naive_cold_ms", "naive_nosync_ms", "method")
+
+
+class ResultsFileError(ValueError):
+    """A results file cannot be read; the message says why and what to do."""
+
+
+# Columns that hold text; every other plotted column is numeric, even when a frame is still empty
+# (an empty object-typed column would make the browser draw that axis as categories).
+TEXT_COLUMNS = {"section", "variant", "device", "dtype", "size_label", "method", "series", "size", "unit"}
+
+
+def _frame(records: list[dict[str, Any]], columns: list[str], *, plotted: bool = True):
+    import pandas as pd
+
+    df = pd.DataFrame.from_records(records, columns=columns)
+    for column in (columns if plotted else []):
+        if column not in TEXT_COLUMNS:
+            df[column] = pd.to_numeric(df[column], errors="coerce").astype(float)
+    return df
+
+
+def table_frame(rows: list[dict[str, Any]]):
+    """All rows as a readable table: milliseconds, GFLOP/s, GB/s, % of peak."""
+    def r(x: float | None, k: int = 3) -> float | None:
+        return None if x is None else round(x, k)
+
+    records = [{
+        "section": row["section"], "variant": row["variant"], "device": row.get("device"),
+        "dtype": row["dtype"], "size_label": row.get("size_label", str(row["size"])),
+        "median_ms": r(row["median_s"] * 1e3, 4), "iqr_ms": r((row.get("iqr_s") or 0) * 1e3, 4),
+        "repeats": row.get("repeats"),
+        "gflops": r(row["tflops"] * 1e3, 1) if row.get("tflops") else None,
+        "gbps": r(row.get("gbps"), 2), "pct_peak": r(row.get("pct_peak"), 1),
+        "naive_cold_ms": r(row["naive_cold_s"] * 1e3, 4) if row.get("naive_cold_s") else None,
+        "naive_nosync_ms": r(row["naive_nosync_s"] * 1e3, 4) if row.get("naive_nosync_s") else None,
+        "method": row.get("method"),
+    } for row in rows]
+    return _frame(records, list(TABLE_COLUMNS), plotted=False)
+
+
+def size_order(rows: list[dict[str, Any]], section: str) -> list[str]:
+    """The x-axis order for a section's size labels (numeric order, not alphabetical)."""
+    seen = sorted({(row["size"], row.get("size_label", str(row["size"]))) for row in rows if row["section"] == section})
+    return [label for _, label in seen]
+
+
+def flops_unit(*devices: str) -> tuple[str, float]:
+    """("TFLOP/s", 1.0) when any device is a GPU, else ("GFLOP/s", 1e3): the factor turns TFLOP/s into it."""
+    return ("TFLOP/s", 1.0) if any(d in {"cuda", "mps"} for d in devices) else ("GFLOP/s", 1e3)
+
+
+def matmul_frame(rows: list[dict[str, Any]], *, peaks_tflops: dict[str, float] | None = None,
+                 naive: bool = False, label: str = "", scale: float = 1e3):
+    """Throughput vs matrix size, one series per dtype, plus a flat "peak" series per dtype.
+
+    Args:
+        rows: Result rows (only ``section == "matmul"`` is used).
+        peaks_tflops: Peak TFLOP/s per dtype; each measured dtype with a peak gets a peak line.
+        naive: Also add the GFLOP/s the naive cold ``time.time()`` would report.
+        label: Prefix for series names (to tell machines apart when comparing).
+        scale: Multiplies TFLOP/s into the plotted unit (1e3: GFLOP/s, see `flops_unit`).
+    """
+    pre = f"{label} · " if label else ""
+    records = []
+    for row in rows:
+        if row["section"] != "matmul" or not row.get("tflops"):
+            continue
+        size = row.get("size_label", str(row["size"]))
+        records.append({"size": size, "throughput": row["tflops"] * scale, "series": f"{pre}{row['dtype']}"})
+        if naive and row.get("naive_cold_tflops"):
+            records.append({"size": size, "throughput": row["naive_cold_tflops"] * scale,
+                            "series": f"{pre}{row['dtype']} naive cold time.time()"})
+        peak = (peaks_tflops or {}).get(row["dtype"])
+        if peak:
+            records.append({"size": size, "throughput": peak * scale, "series": f"{pre}{row['dtype']} peak"})
+    return _frame(records, ["size", "throughput", "series"])
+
+
+def pct_peak_frame(rows: list[dict[str, Any]]):
+    """Best % of peak reached per dtype (one bar each)."""
+    best: dict[str, float] = {}
+    for row in rows:
+        if row["section"] == "matmul" and row.get("pct_peak") is not None:
+            best[row["dtype"]] = max(best.get(row["dtype"], 0.0), row["pct_peak"])
+    return _frame([{"dtype": k, "pct_of_peak": round(v, 1)} for k, v in best.items()], ["dtype", "pct_of_peak"])
+
+
+def bandwidth_frame(rows: list[dict[str, Any]]):
+    """GB/s vs buffer size for copy, add and transfers."""
+    records = [{"size": row.get("size_label", str(row["size"])), "gbps": row["gbps"], "series": row["variant"]}
+               for row in rows if row["section"] in {"copy", "add", "transfer"}]
+    return _frame(records, ["size", "gbps", "series"])
+
+
+def crossover_frame(rows: list[dict[str, Any]], *, scale: float = 1e3):
+    """Throughput vs size for each crossover variant (CPU vs GPU, or 1 thread vs all threads)."""
+    records = [{"size": row.get("size_label", str(row["size"])), "throughput": row["tflops"] * scale,
+                "series": row["variant"]} for row in rows if row["section"] == "crossover" and row.get("tflops")]
+    return _frame(records, ["size", "throughput", "series"])
+
+
+def crossover_size(rows: list[dict[str, Any]], *, fast: str, slow: str) -> int | None:
+    """Smallest size from which variant ``fast`` beats ``slow`` at that size and every larger one.
+
+    Returns:
+        The size, or None if ``fast`` never stays ahead (or there is no data).
+    """
+    times: dict[str, dict[int, float]] = {fast: {}, slow: {}}
+    for row in rows:
+        if row["section"] == "crossover" and row["variant"] in times:
+            times[row["variant"]][row["size"]] = row["median_s"]
+    sizes = sorted(set(times[fast]) & set(times[slow]))
+    answer = None
+    for n in reversed(sizes):
+        if times[fast][n] < times[slow][n]:
+            answer = n
+        else:
+            break
+    return answer
+
+
+def roofline_frame(rows: list[dict[str, Any]], *, peaks_tflops: dict[str, float], bandwidth_gbs: float | None,
+                   points: int = 40):
+    """Roofline data on log10 axes: one roof per measured dtype, min(peak, bandwidth x intensity), and
+    the measured points.
+
+    Arithmetic intensity (AI) is FLOPs per byte of memory traffic. Below a roof's ridge point
+    ``peak / bandwidth`` a kernel is memory-bound; above it, compute-bound. Matmul's intensity
+    grows with n (``2n / (3 x bytes per element)``), vector add's is fixed at 1/12.
+
+    Args:
+        rows: Result rows (matmul and add points are plotted).
+        peaks_tflops: Compute roof (TFLOP/s) per dtype; roofs are drawn for the measured dtypes.
+        bandwidth_gbs: Memory roof (GB/s): the spec on a GPU, the measured copy on a CPU; None draws
+            only the measured points.
+    """
+    records = []
+    measured = [r for r in rows if r["section"] in {"matmul", "add"} and r.get("tflops") and r.get("bytes")]
+    ais = [r["flops"] / r["bytes"] for r in measured]
+    dtypes = sorted({r["dtype"] for r in measured if r["section"] == "matmul"} & set(peaks_tflops))
+    if dtypes and bandwidth_gbs:
+        ridges = [peaks_tflops[d] * 1e3 / bandwidth_gbs for d in dtypes]
+        lo = min(ais + [min(ridges) / 100, 1 / 16])
+        hi = max(ais + [max(ridges) * 10])
+        for dtype in dtypes:
+            for i in range(points):
+                ai = 10 ** (math.log10(lo) + (math.log10(hi) - math.log10(lo)) * i / (points - 1))
+                gf = min(peaks_tflops[dtype] * 1e3, bandwidth_gbs * ai)
+                records.append({"log10_ai": math.log10(ai), "log10_gflops": math.log10(gf),
+                                "series": f"roof {dtype}", "ai": round(ai, 3), "gflops": round(gf, 1)})
+    for r, ai in sorted(zip(measured, ais), key=lambda p: p[1]):
+        name = f"matmul {r['dtype']}" if r["section"] == "matmul" else "vector add"
+        gf = r["tflops"] * 1e3
+        records.append({"log10_ai": math.log10(ai), "log10_gflops": math.log10(gf), "series": name,
+                        "ai": round(ai, 3), "gflops": round(gf, 1)})
+    return _frame(records, ["log10_ai", "log10_gflops", "series", "ai", "gflops"])
+
+
+def best_copy_gbps(rows: list[dict[str, Any]]) -> float | None:
+    """The copy bandwidth at the largest buffer measured (the DRAM/HBM figure, past the caches)."""
+    copies = [r for r in rows if r["section"] == "copy"]
+    return max(copies, key=lambda r: r["size"])["gbps"] if copies else None
+
+
+def naive_lesson(rows: list[dict[str, Any]], device: str) -> str:
+    """Markdown: how far the naive timings were from the careful ones, and why."""
+    matmuls = [r for r in rows if r["section"] == "matmul" and r.get("naive_cold_s")]
+    if not matmuls:
+        return "Tick **Show the naive timing** and run again to compare `time.time()` with the careful method."
+    lines = ["| dtype | n | careful median (ms) | naive cold call (ms) | x | naive 2nd call, no sync (ms) | x |",
+             "|---|---|---|---|---|---|---|"]
+    worst_cold = worst_fast = None
+    for r in matmuls:
+        cold = r["naive_cold_s"] / r["median_s"]
+        warm = r["naive_nosync_s"] / r["median_s"]
+        lines.append(f"| {r['dtype']} | {r['size']} | {r['median_s'] * 1e3:.3f} | {r['naive_cold_s'] * 1e3:.3f} | "
+                     f"{cold:.1f} | {r['naive_nosync_s'] * 1e3:.3f} | {warm:.2f} |")
+        worst_cold = max(worst_cold or 0, cold)
+        worst_fast = min(worst_fast or 1e9, warm)
+    over_peak = [r for r in matmuls if r.get("peak_tflops") and (r.get("naive_nosync_tflops") or 0) > r["peak_tflops"]]
+    text = ["\n".join(lines), ""]
+    text.append(f"The cold call was up to **{worst_cold:.1f}x** the careful median: the first call pays one-time "
+                "costs (thread start-up, page faults, kernel selection/JIT).")
+    if device == "cuda":
+        text.append(f"Without `torch.cuda.synchronize()` the second call 'took' as little as **{worst_fast:.3f}x** "
+                    "the real time: `time.time()` stopped when the kernel was *queued*, not when it ran.")
+        if over_peak:
+            text.append(f"{len(over_peak)} naive measurement(s) imply **more TFLOP/s than the GPU's spec peak**, "
+                        "which is impossible: proof the clock stopped too early.")
+    else:
+        text.append("On a CPU torch operations finish before they return, so the no-sync number is a real but "
+                    "*single* sample: compare it with the median and IQR to see how much one sample can be off. "
+                    "On a CUDA GPU the same line would measure only the kernel launch (microseconds), because "
+                    "launches are asynchronous.")
+    return "\n\n".join(text)
+
+
+# ---- Saving and loading ------------------------------------------------------------------------
+
+def results_document(rows: list[dict[str, Any]], context: dict[str, Any], machine: dict[str, Any] | None = None,
+                     *, label: str = "") -> dict[str, Any]:
+    """The portable JSON document of one run."""
+    return {"schema": SCHEMA, "label": label or context.get("device_name", "run"),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "context": context, "machine": machine or {}, "rows": rows}
+
+
+def save_results(rows: list[dict[str, Any]], context: dict[str, Any], directory: str | Path,
+                 machine: dict[str, Any] | None = None) -> tuple[Path, Path]:
+    """Write the run as CSV (the table) and JSON (everything, loadable by `load_results`).
+
+    Returns:
+        (csv_path, json_path).
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    csv_path = directory / f"cuda_benchmark-{stamp}.csv"
+    json_path = directory / f"cuda_benchmark-{stamp}.json"
+    table_frame(rows).to_csv(csv_path, index=False)
+    json_path.write_text(json.dumps(results_document(rows, context, machine), indent=1, default=str))
+    return csv_path, json_path
+
+
+def load_results(path: str | Path | None) -> dict[str, Any]:
+    """Read and check a results JSON written by `save_results`.
+
+    Raises:
+        ResultsFileError: If the file is missing, too big, not JSON, or not a results file.
+    """
+    if not path:
+        raise ResultsFileError("No results file given. Upload a .json saved by this lab (Download JSON).")
+    p = Path(path)
+    if not p.is_file():
+        raise ResultsFileError(f"The results file '{p.name}' was not found on the server. Upload it again.")
+    if p.stat().st_size > MAX_RESULTS_BYTES:
+        raise ResultsFileError(f"'{p.name}' is {p.stat().st_size / 1e6:.1f} MB; a saved run is a few kB "
+                               f"(limit {MAX_RESULTS_BYTES / 1e6:.0f} MB). Upload the JSON this lab saved.")
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ResultsFileError(f"'{p.name}' is not valid JSON ({exc}). Upload the .json file this lab saved, "
+                               "not the CSV.") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ResultsFileError(f"'{p.name}' is JSON but not a cuda_benchmark results file (expected "
+                               f"\"schema\": \"{SCHEMA}\"). Upload a file saved with this lab's Download JSON.")
+    rows = doc.get("rows")
+    if not isinstance(rows, list) or not rows:
+        raise ResultsFileError(f"'{p.name}' holds no result rows. Run a benchmark and save it again.")
+    for i, row in enumerate(rows):
+        missing = [k for k in REQUIRED_ROW_KEYS if not isinstance(row, dict) or k not in row]
+        if missing:
+            raise ResultsFileError(f"Row {i} of '{p.name}' lacks {', '.join(missing)}; the file is damaged. "
+                                   "Save the run again.")
+        if not isinstance(row["median_s"], (int, float)) or row["median_s"] <= 0:
+            raise ResultsFileError(f"Row {i} of '{p.name}' has an invalid median_s {row['median_s']!r}.")
+    return doc
+
+
+def compare_frame(live: list[dict[str, Any]], saved: list[dict[str, Any]], *, saved_label: str = "saved"):
+    """Side-by-side table of the rows two runs share (same section, variant, dtype and size).
+
+    ``speedup`` is saved median / live median: above 1 this machine is faster.
+    """
+    def key(r: dict[str, Any]) -> tuple:
+        return (r["section"], r["variant"], r["dtype"], r["size"])
+
+    theirs = {key(r): r for r in saved}
+    records = []
+    for r in live:
+        other = theirs.get(key(r))
+        if other is None:
+            continue
+        value = "GFLOP/s" if r.get("tflops") else "GB/s"
+        mine_v = r["tflops"] * 1e3 if r.get("tflops") else r.get("gbps")
+        their_v = other["tflops"] * 1e3 if other.get("tflops") else other.get("gbps")
+        records.append({"section": r["section"], "variant": r["variant"], "dtype": r["dtype"],
+                        "size": r.get("size_label", str(r["size"])), "unit": value,
+                        "this_machine": round(mine_v, 2) if mine_v else None,
+                        saved_label: round(their_v, 2) if their_v else None,
+                        "speedup": round(other["median_s"] / r["median_s"], 2)})
+    return _frame(records, ["section", "variant", "dtype", "size", "unit", "this_machine", saved_label, "speedup"],
+                  plotted=False)
