@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import traceback
+from types import ModuleType
 from typing import Sequence
 
 import gradio as gr
@@ -73,11 +75,26 @@ Tip for teachers: `?lab=<slug>` in the address opens the suite on that lab, e.g.
 """
 
 
+def import_lab_app(slug: str) -> ModuleType:
+    """Execute ``labs/<slug>/app.py`` as a private module and return it.
+
+    Rendering a Blocks into the suite renumbers its events, after which the same object can no
+    longer be launched on its own. A private copy (not stored in ``sys.modules``) keeps
+    ``import labs.<slug>.app`` elsewhere in the process (tests, notebooks) launchable. The lab's
+    logic modules are imported normally and shared.
+    """
+    spec = importlib.util.find_spec(f"labs.{slug}.app")
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"No module named 'labs.{slug}.app'")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_lab(lab: Lab) -> gr.Blocks:
-    """Import a lab's app module and return its `demo`; on failure, a Blocks that explains it."""
+    """Build a lab's `demo` for the suite; on failure, a Blocks that explains it."""
     try:
-        module = importlib.import_module(f"labs.{lab.slug}.app")
-        return module.demo
+        return import_lab_app(lab.slug).demo
     except Exception as exc:  # the suite must start even if one lab is broken
         log.error("lab %s failed to load:\n%s", lab.slug, traceback.format_exc())
         with gr.Blocks(title=lab.title) as fallback:

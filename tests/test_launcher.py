@@ -72,19 +72,24 @@ def test_query_parameter_selects_the_tab():
 
 
 def test_a_broken_lab_gets_an_explaining_tab(monkeypatch):
-    import importlib
+    def fake_import(slug):
+        raise ModuleNotFoundError("No module named 'imaginary_dependency'")
 
-    real = importlib.import_module
-
-    def fake_import(name, *args):
-        if name == f"labs.{LABS[0].slug}.app":
-            raise ModuleNotFoundError("No module named 'imaginary_dependency'")
-        return real(name, *args)
-
-    monkeypatch.setattr(launcher.importlib, "import_module", fake_import)
+    monkeypatch.setattr(launcher, "import_lab_app", fake_import)
     fallback = launcher.load_lab(LABS[0])
     texts = [b.value for b in fallback.blocks.values() if isinstance(b, gr.Markdown)]
     assert any("imaginary_dependency" in t and f"requirements/{LABS[0].slug}.txt" in t for t in texts)
+
+
+def test_a_lab_stays_launchable_after_the_suite_rendered_it(client_for):
+    import importlib
+
+    launcher.build()  # renders private copies of every lab
+    module = importlib.import_module(f"labs.{LABS[-1].slug}.app")
+    from .test_spaces_export import load_browser_module
+
+    load_browser_module(LABS[-1].slug).api_smoke(client_for(module.demo))  # a real call, not just the schema
+    assert launcher.load_lab(LABS[-1]) is not module.demo
 
 
 def test_home_agenda_lists_every_lab_with_minutes():
