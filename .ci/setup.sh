@@ -11,8 +11,19 @@ want_tests=false
 
 if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv with $($PYTHON --version)"
-  "$PYTHON" -m venv .venv
+  "$PYTHON" -m venv .venv || {
+    rm -rf .venv
+    echo "!! could not create a virtual environment. On Debian/Ubuntu: sudo apt-get install python3-venv" >&2
+    echo "   (or set PYTHON=/path/to/python3.11), then run this command again." >&2
+    exit 1
+  }
 fi
+
+# torch comes from pip's default index unless TORCH_INDEX_URL names another one (for example
+# PyTorch's CPU-only wheel index, see the PyTorch install page): on Linux the default is the larger
+# CUDA build, which also runs on the CPU.
+extra_index=()
+[[ -n "${TORCH_INDEX_URL:-}" ]] && extra_index=(--extra-index-url "$TORCH_INDEX_URL")
 
 reqs=(-r requirements/base.txt)
 for f in requirements/*.txt; do
@@ -22,7 +33,7 @@ $want_tests && reqs+=(-r requirements/dev.txt)
 
 echo "==> installing Python packages (${reqs[*]})"
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -c requirements/constraints.txt "${reqs[@]}"
+.venv/bin/python -m pip install -q --disable-pip-version-check ${extra_index[@]+"${extra_index[@]}"} -c requirements/constraints.txt "${reqs[@]}"
 
 if $want_tests; then
   as_root() { if [[ $(id -u) == 0 ]]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }

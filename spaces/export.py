@@ -14,6 +14,7 @@ This folder is deliberately not a Python package: Hugging Face's ZeroGPU package
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import sys
@@ -80,13 +81,14 @@ def front_matter(lab: Lab, root: Path = ROOT) -> str:
         "sdk": "gradio",
         "sdk_version": gradio_version(root),
         "app_file": "app.py",
-        "python_version": f'"{PYTHON_VERSION}"',
+        "python_version": PYTHON_VERSION,
         "license": LICENSE,
         "short_description": lab.summary[:60],
     }
     if lab.hardware:
         fields["suggested_hardware"] = lab.hardware
-    body = "\n".join(f"{key}: {value}" for key, value in fields.items())
+    # JSON strings are valid YAML scalars: titles with ": " or "#" stay one value.
+    body = "\n".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items())
     return f"---\n{body}\n---\n"
 
 
@@ -146,7 +148,20 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(exc.args[0]) from None
     print(f"Wrote the Space for {args.slug} to {folder}")
     if args.push:
-        print(f"Pushed: {push(folder, args.push)}")
+        try:
+            url = push(folder, args.push)
+        except SystemExit:
+            raise
+        except Exception as exc:  # network, permissions, a bad repo id: one clear line, no traceback
+            from huggingface_hub import get_token
+
+            message = f"{type(exc).__name__}: {exc}"
+            token = get_token()
+            if token:
+                message = message.replace(token, "***")
+            raise SystemExit(f"Could not push to the Space {args.push}: {message}\n"
+                             "Check your network, the Space name (OWNER/NAME) and that your token may write to it.") from None
+        print(f"Pushed: {url}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 
 from labs import LABS
 
+from .ci_tools import skip_or_fail
 from .conftest import free_port
 from .test_spaces_export import wait_for_http
 
@@ -49,8 +50,11 @@ def suite_url():
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM:
-        pytest.skip("no system Chromium (apt-get install chromium): the browser test cannot run")
-    sync_api = pytest.importorskip("playwright.sync_api")
+        skip_or_fail("no system Chromium (apt-get install chromium): the browser test cannot run")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        skip_or_fail("Playwright is not installed (pip install -r requirements/dev.txt)")
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b

@@ -35,16 +35,29 @@ def test_spaces_folder_is_not_an_importable_package():
     assert not (ROOT / "spaces" / "__init__.py").exists()
 
 
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_front_matter_is_valid_yaml_for_every_lab(lab):
+    import yaml
+
+    export = load_export()
+    text = export.front_matter(lab)
+    assert text.startswith("---\n") and text.endswith("---\n")
+    fields = yaml.safe_load(text.strip("-\n"))
+    assert fields["title"] == lab.title and fields["short_description"] == lab.summary
+    assert fields["python_version"] == "3.11" and isinstance(fields["sdk_version"], str)
+
+
 def test_front_matter_and_flat_requirements(tmp_path):
+    import yaml
+
     export = load_export()
     lab = LABS[-1]
     out = export.export(lab.slug, tmp_path / "space")
     readme = (out / "README.md").read_text(encoding="utf-8")
-    head = readme.split("---")[1]
-    fields = dict(line.split(": ", 1) for line in head.strip().splitlines())
+    fields = yaml.safe_load(readme.split("---")[1])
     gradio_pin = export.gradio_version()
     assert fields["sdk"] == "gradio" and fields["sdk_version"] == gradio_pin
-    assert fields["app_file"] == "app.py" and fields["python_version"] == '"3.11"'
+    assert fields["app_file"] == "app.py" and fields["python_version"] == "3.11"
     assert fields["title"] == lab.title and fields["short_description"] == lab.summary
     for key in ("emoji", "colorFrom", "colorTo", "license"):
         assert fields[key]
@@ -94,11 +107,25 @@ def test_push_creates_the_space_then_uploads(tmp_path, monkeypatch):
     assert calls[2][1]["repo_type"] == "space" and calls[2][1]["folder_path"] == str(folder)
 
 
-def test_push_cli_never_prints_the_token(tmp_path):
+def test_push_cli_without_a_token_says_how_to_log_in(tmp_path):
     env = {**os.environ, "HF_TOKEN": "", "HF_HOME": str(tmp_path / "hf")}
     out = subprocess.run([sys.executable, "spaces/export.py", LABS[-1].slug, "--out", str(tmp_path / "s"),
                           "--push", "someone/x"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode != 0 and "No Hugging Face token" in out.stderr
+
+
+def test_push_cli_never_prints_the_token_when_the_hub_fails(tmp_path):
+    from .conftest import free_port
+
+    sentinel = "hf_SENTINEL_never_print_me_0123456789"
+    # A closed port on 127.0.0.1 stands in for an unreachable hub: the push fails at once.
+    env = {**os.environ, "HF_TOKEN": sentinel, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "0",
+           "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}
+    out = subprocess.run([sys.executable, "spaces/export.py", LABS[-1].slug, "--out", str(tmp_path / "s"),
+                          "--push", "someone/x"], cwd=ROOT, capture_output=True, text=True, env=env, timeout=180)
+    assert out.returncode != 0 and "Could not push to the Space someone/x" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert sentinel not in out.stdout and sentinel not in out.stderr
 
 
 def wait_for_http(url, proc, timeout=180):

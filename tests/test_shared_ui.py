@@ -1,0 +1,102 @@
+"""shared/ui.py: friendly errors, the code panel's source, the missing-dependency banner, serving."""
+
+import logging
+
+import gradio as gr
+import pytest
+
+from labs import Lab
+from shared import ui
+from shared.optional import MissingDependency
+from shared.uploads import UploadError
+
+LAB = Lab(slug="png_to_glb", title="Demo", emoji="🧪", summary="A lab for tests", learn=("a", "b"), minutes=5,
+          needs=("json", "definitely_not_a_module_xyz"))
+
+
+def test_friendly_turns_value_errors_into_gradio_errors_with_their_message():
+    @ui.friendly
+    def handler(x):
+        raise UploadError(f"bad upload {x}: upload a PNG")
+
+    with pytest.raises(gr.Error, match="bad upload 3: upload a PNG"):
+        handler(3)
+
+
+def test_friendly_passes_missing_dependency_messages_through():
+    @ui.friendly
+    def handler():
+        raise MissingDependency("pip install thing")
+
+    with pytest.raises(gr.Error, match="pip install thing"):
+        handler()
+
+
+def test_friendly_logs_unexpected_errors_and_shows_a_short_message(caplog):
+    @ui.friendly
+    def handler():
+        raise KeyError("internal")
+
+    with caplog.at_level(logging.ERROR, logger="ml_labs"), pytest.raises(gr.Error, match="Something went wrong: KeyError"):
+        handler()
+    assert "Traceback" in caplog.text and "handler" in caplog.text
+
+
+def test_friendly_keeps_generators_streaming_and_translates_their_errors():
+    @ui.friendly
+    def stream(n):
+        yield from range(n)
+        raise ValueError("stopped: lower n")
+
+    got = []
+    with pytest.raises(gr.Error, match="stopped: lower n"):
+        for item in stream(3):
+            got.append(item)
+    assert got == [0, 1, 2]
+
+
+def test_friendly_keeps_the_signature_gradio_inspects():
+    import inspect
+
+    @ui.friendly
+    def handler(a, b=2, progress=gr.Progress()):
+        return a + b
+
+    assert list(inspect.signature(handler).parameters) == ["a", "b", "progress"]
+    assert handler(1) == 3
+
+
+def test_source_of_reads_real_source_and_says_when_it_cannot():
+    text = ui.source_of(ui.source_of, len)
+    assert "def source_of(" in text
+    assert "source of 'len' is not available" in text
+
+
+def test_header_and_missing_banner_render_what_the_lab_says():
+    with gr.Blocks() as demo:
+        ui.header(LAB, extra="Runs on the CPU.")
+        absent = ui.missing_banner(LAB)
+    texts = " ".join(b.value for b in demo.blocks.values() if isinstance(b, gr.Markdown))
+    assert absent == ["definitely_not_a_module_xyz"]
+    assert "About 5 minutes" in texts and "- a" in texts and "Runs on the CPU." in texts
+    assert "pip install -c requirements/constraints.txt -r requirements/png_to_glb.txt" in texts
+
+
+def test_code_panel_holds_the_source():
+    with gr.Blocks():
+        code = ui.code_panel(ui.header)
+    assert "def header(" in code.value
+
+
+def test_deferred_app_skips_throwaway_apps_and_restores_gradio():
+    from gradio.routes import App
+
+    original = App.__dict__["create_app"]
+    with ui.deferred_app():
+        with gr.Blocks() as demo:
+            gr.Textbox()
+        assert demo.app is None
+    assert App.__dict__["create_app"] is original
+    with gr.Blocks() as normal:
+        gr.Textbox()
+    assert normal.app is not None
