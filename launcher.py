@@ -67,7 +67,7 @@ that just ran.
 Hugging Face Space (`python spaces/export.py <slug> --out DIR`).
 
 ## Workshop agenda (about {total} minutes)
-| # | Lab | What it does | What you will learn | Minutes |
+| # | Lab | What it does | What you will learn | Min |
 |---|---|---|---|---|
 {rows}
 
