@@ -54,3 +54,9 @@ def test_app_modules_keep_heavy_imports_inside_functions():
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
                     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
                     assert not any(n.split(".")[0] in heavy for n in names), f"{path}: top-level import of {names}"
+
+
+def test_readme_images_and_links_exist():
+    for target in re.findall(r"\]\(([^)#]+)\)", README):
+        if "://" not in target:
+            assert (ROOT / target).exists(), f"README points at a missing file: {target}"
