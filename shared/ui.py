@@ -125,25 +125,29 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextlib.contextmanager
 def deferred_app():
-    """Skip the throwaway web apps gradio builds while Blocks are being composed.
+    """Skip the throwaway work gradio does while Blocks are being composed.
 
-    gradio builds a whole FastAPI app (~80 routes, 0.15-0.35 s on 2 cores) every time a
-    `gr.Blocks` closes and every time `queue()` is called, although only the app built by
-    `launch()` ever serves. Ten labs rendered into one suite would build a dozen such apps at
-    start-up. Inside this block those builds are skipped; `launch()` (called outside it) still
-    builds the real one. gradio is pinned exactly, and the launcher tests serve the result.
+    Every time a `gr.Blocks` closes, gradio serialises its whole config and builds a FastAPI app
+    (~80 routes, 0.15-0.35 s on 2 cores), and `queue()` builds the app again, although only what
+    `launch()` builds (it redoes both) ever serves. Ten labs rendered into one suite would pay for
+    a dozen such apps at start-up. Inside this block those steps are skipped; `launch()`, called
+    outside it, still does them for real. gradio is pinned exactly, and the launcher tests serve
+    the result.
     """
     from gradio.routes import App
 
-    original = App.__dict__.get("create_app")
-    if original is None:  # a gradio without this hook: nothing to skip
+    original_app = App.__dict__.get("create_app")
+    original_config = gr.Blocks.__dict__.get("get_config_file")
+    if original_app is None or original_config is None:  # another gradio: skip nothing
         yield
         return
     App.create_app = staticmethod(lambda *args, **kwargs: None)
+    gr.Blocks.get_config_file = lambda self: {}
     try:
         yield
     finally:
-        App.create_app = original
+        App.create_app = original_app
+        gr.Blocks.get_config_file = original_config
 
 
 def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
