@@ -235,6 +235,8 @@ def test_price_table_and_credential_chains():
     for r in rows:
         assert r[5] == pytest.approx(r[4] / r[2], abs=1e-3)
     assert [f.name for f in clouds.FACTS] == ["Azure", "AWS", "Google Cloud"]
+    caption = clouds.price_caption()
+    assert clouds.PRICES_AS_OF in caption and "may be stale" in caption and "provider's pricing page" in caption
     assert clouds.cheapest_per_gpu("H100")[0][2] <= clouds.cheapest_per_gpu("H100")[-1][2]
     chains = clouds.credential_chains()
     assert "EnvironmentCredential" in chains and "ManagedIdentityCredential" in chains
@@ -375,6 +377,31 @@ def test_a_missing_emulator_fails_only_its_cloud(monkeypatch):
     assert "Google Cloud" not in result.failures and "❌" in result.summary()
 
 
+BAD_PER_CLOUD = dict(azure_connection_string="AccountName=a;AccountKey=" + SENTINEL + "!!",  # not base64
+                     aws_access_key_id="AKIA" + SENTINEL[:8], aws_secret_access_key=SENTINEL, aws_region="Narnia")
+
+
+def test_bad_credentials_for_one_cloud_fail_only_that_cloud():
+    """A non-base64 AccountKey and a bad region are recorded per cloud (scrubbed); the run does not abort."""
+    result = runner.run_storage(credentials.Credentials(**BAD_PER_CLOUD), "ml-lab-bad", "a.txt", b"x",
+                                clouds=["Azure", "AWS"])
+    assert "not valid base64" in result.failures["Azure"] and "not an AWS region" in result.failures["AWS"]
+    assert not result.steps and not result.targets
+    summary = result.summary()
+    assert summary.count("❌") == 2 and "no target" in summary
+    assert SENTINEL not in json.dumps([summary, result.failures])
+
+
+@needs_emulators
+def test_bad_credentials_for_two_clouds_and_the_third_still_runs(pool):
+    result = runner.run_storage(credentials.Credentials(**BAD_PER_CLOUD), "ml-lab-bad", "a.txt", b"x")
+    assert set(result.failures) == {"Azure", "AWS"}
+    assert "(local emulator)" in result.targets["Google Cloud"]
+    gcs = [s for s in result.steps if s.cloud == "Google Cloud"]
+    assert len(gcs) == 8 and all(s.ok for s in gcs)
+    assert result.summary().count("all OK") == 1 and SENTINEL not in result.summary()
+
+
 # --- The app ------------------------------------------------------------------------------------
 
 def test_app_builds_alone_without_importing_cloud_sdks():
@@ -418,9 +445,12 @@ def test_end_to_end_through_gradio_client(client_for, pool, tmp_path, capfd):
     with pytest.raises(AppError, match="at most 5 MB"):
         client.predict(["AWS"], "ml-lab-e2e", True, "x", "", handle_file(str(big)), *CRED_BLANK,
                        api_name="/cloud_sdks_run_storage")
-    with pytest.raises(AppError, match="not valid base64"):
-        client.predict(["Azure"], "ml-lab-e2e", True, "x", "hi", None, "AccountName=a;AccountKey=" + SENTINEL,
-                       *CRED_BLANK[1:], api_name="/cloud_sdks_run_storage")
+    # A bad credential fails its own cloud only: the row says why, the others still run.
+    bad_azure, bad_table, _ = client.predict(["Azure", "AWS"], "ml-lab-e2e", True, "x", "hi", None,
+                                             "AccountName=a;AccountKey=" + SENTINEL, *CRED_BLANK[1:],
+                                             api_name="/cloud_sdks_run_storage")
+    assert "not valid base64" in bad_azure and bad_azure.count("all OK") == 1 and SENTINEL not in bad_azure
+    assert {row[0] for row in bad_table["data"]} == {"AWS"}
 
     # A typed secret goes in, the run works against moto, and the secret comes out nowhere.
     out = client.predict(["AWS"], "ml-lab-e2e", True, "x", "hi", None, "", "AKIASENTINEL", SENTINEL, "",

@@ -12,12 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from importlib import metadata
+
+from labs import LABS, get
 from labs.docker_mlops import compare, engine, lint, publish, replica, replicas, settings, templates
 from labs.docker_mlops.settings import BuildSettings, SettingsError
 
 NGINX = lint.nginx_path()
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (CI installs it: .ci/lab-docker_mlops.sh)")
 S = BuildSettings()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engine_cache(monkeypatch):
+    """Each test starts with no cached Docker detection and leaves none behind (fake CLIs come and go)."""
+    monkeypatch.setattr(engine, "_cache", None)
 
 
 def errors(findings):
@@ -96,9 +105,43 @@ def test_space_dockerfile_follows_the_space_rules(files):
     assert "FROM python:3.11.11-slim-bookworm" in text and "useradd --create-home --uid 1000 user" in text
     assert "USER 1000" in text and "EXPOSE 7860" in text and "HEALTHCHECK" in text
     assert "RUN --mount=type=secret,id=HF_TOKEN" in text and "ARG HF_TOKEN" not in text
-    assert "sdk: docker" in files["docker-space/README.md"] and "app_port: 7860" in files["docker-space/README.md"]
+    card = publish.front_matter(files["docker-space/README.md"])
+    assert card["sdk"] == "docker" and card["app_port"] == 7860
     # The small app the image runs is the real replica.py, byte for byte.
     assert files["docker-space/replica.py"] == Path(replica.__file__).read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("slug", [lab.slug for lab in LABS])
+def test_space_readme_front_matter_parses_for_every_lab(slug):
+    """Titles such as "Docker MLOps: one app, every target" contain ': ': the front matter must stay valid YAML."""
+    import yaml
+
+    lab = get(slug)
+    text = templates.space_readme(S, title=lab.title, emoji=lab.emoji, summary=lab.summary)
+    head = text.split("---\n")[1]
+    data = yaml.safe_load(head)
+    assert data["title"] == lab.title and data["emoji"] == lab.emoji and data["sdk"] == "docker"
+    assert data["app_port"] == 7860 and data["pinned"] is False and data["short_description"] == lab.summary[:60]
+    assert publish.front_matter(text) == data
+    assert not errors(lint.check_space_readme(text)), [f.row() for f in lint.check_space_readme(text)]
+
+
+def test_pin_requirements_pins_installed_versions_and_keeps_the_rest():
+    versions = {"gradio": "6.31.0", "torch": "2.13.0+cpu", "moto": "5.2.5", "numpy": "2.4.6"}
+
+    def version_of(name):
+        if name not in versions:
+            raise metadata.PackageNotFoundError(name)
+        return versions[name]
+
+    text = ("# base\ngradio==6.31.0\ntorch>=2.3\nmoto[server]>=5.0\nnot-here>=1\nnumpy<2\n"
+            "--extra-index-url https://download.pytorch.org/whl/cpu\n")
+    out = templates.pin_requirements(text, version_of=version_of).splitlines()
+    assert out[0].startswith("# Pinned from the Python") and "environment that generated this file" in out[0]
+    assert "gradio==6.31.0" in out and "torch==2.13.0" in out and "moto[server]==5.2.5" in out
+    assert "not-here>=1  # not installed where this file was generated: range kept" in out
+    assert "numpy<2  # installed 2.4.6 is outside this range: range kept" in out
+    assert "# base" in out and "--extra-index-url https://download.pytorch.org/whl/cpu" in out
 
 
 def test_compose_has_n_replicas_no_host_port_and_nginx_round_robin(files):
@@ -176,8 +219,15 @@ def test_a_lab_of_the_suite_becomes_a_gradio_and_a_docker_space(tmp_path):
     files, zip_path = templates.build_bundle(s, tmp_path, lab)
     root = zip_path.with_suffix("")
     assert (root / "gradio-space" / "app.py").is_file() and (root / "gradio-space" / "labs" / "png_to_glb").is_dir()
-    assert "sdk: gradio" in (root / "gradio-space" / "README.md").read_text()
-    assert (root / "docker-space" / "requirements.txt").is_file() and "sdk: docker" in (root / "docker-space" / "README.md").read_text()
+    assert publish.front_matter((root / "gradio-space" / "README.md").read_text())["sdk"] == "gradio"
+    assert publish.front_matter((root / "docker-space" / "README.md").read_text())["sdk"] == "docker"
+    # The Docker Space's requirements are pinned from this environment; the Gradio Space keeps the export's ranges.
+    from importlib import metadata
+
+    pinned = (root / "docker-space" / "requirements.txt").read_text()
+    assert "Pinned from the Python" in pinned and f"gradio=={metadata.version('gradio')}" in pinned
+    assert f"numpy=={metadata.version('numpy')}" in pinned and "numpy>=" not in pinned
+    assert "numpy>=" in (root / "gradio-space" / "requirements.txt").read_text()
     docker = files["docker-space/Dockerfile"]
     assert "download.pytorch.org/whl/cpu" in docker and 'CMD ["python", "app.py"]' in docker
     assert "ip_hash;" in files["compose/nginx.conf"]  # a Gradio session must stay on one replica
@@ -309,14 +359,14 @@ def _fake_docker(tmp_path, monkeypatch, script: str):
 
 def test_no_docker_cli(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))
-    status = engine.detect()
+    status = engine.cached_status(refresh=True)
     assert not status.engine and "not installed" in status.reason and "No Docker engine" in status.markdown()
 
 
 def test_cli_without_a_daemon_is_no_engine(monkeypatch, tmp_path):
     _fake_docker(tmp_path, monkeypatch,
                  'echo "Cannot connect to the Docker daemon at unix:///var/run/docker.sock." >&2; exit 1\n')
-    status = engine.detect()
+    status = engine.cached_status(refresh=True)
     assert not status.engine and "exited with code 1" in status.reason and "Cannot connect" in status.reason
     with pytest.raises(ValueError, match="No Docker engine here"):
         list(engine.stream(["docker", "build", "."]))
@@ -325,7 +375,7 @@ def test_cli_without_a_daemon_is_no_engine(monkeypatch, tmp_path):
 def test_engine_with_compose_streams_a_command(monkeypatch, tmp_path):
     _fake_docker(tmp_path, monkeypatch, 'case "$1" in info) echo 28.2.2;; compose) echo 2.39.1;; '
                                         '*) echo "step 1/2"; echo "step 2/2";; esac\n')
-    status = engine.detect()
+    status = engine.cached_status(refresh=True)
     assert status.engine and status.compose and status.version == "28.2.2"
     lines = list(engine.stream(["docker", "build", "x"]))
     assert lines == ["step 1/2", "step 2/2", "[exit code 0]"]
@@ -335,6 +385,21 @@ def test_engine_with_compose_streams_a_command(monkeypatch, tmp_path):
     assert "id=HF_TOKEN,env=HF_TOKEN" in build and not any("hf_secret" in part for part in build)
     monkeypatch.delenv("HF_TOKEN")
     assert "--secret" not in engine.build_command(Path("/ctx"), "a:1")
+
+
+def test_detection_is_cached_for_a_minute(monkeypatch, tmp_path):
+    calls = tmp_path / "calls"
+    _fake_docker(tmp_path, monkeypatch, f'echo "$1" >> {calls}; case "$1" in info) echo 28.2.2;; '
+                                        'compose) echo 2.39.1;; esac\n')
+    assert engine.cached_status(refresh=True).engine
+    assert calls.read_text().split() == ["info", "compose"]
+    for _ in range(3):  # every Docker button checks first: within the minute, no new `docker info`
+        assert engine.cached_status().engine
+    list(engine.stream(["docker", "build", "x"]))
+    assert calls.read_text().split() == ["info", "compose", "build"]
+    monkeypatch.setattr(engine, "_cache", (engine._cache[0] - engine.CACHE_SECONDS - 1, engine._cache[1]))
+    engine.cached_status()  # older than CACHE_SECONDS: checked again
+    assert calls.read_text().split() == ["info", "compose", "build", "info", "compose"]
 
 
 # --- publishing (HfApi mocked: no network) ----------------------------------------------------------------
@@ -403,6 +468,55 @@ def test_real_hfapi_offline_gives_a_clear_message(space_folder, monkeypatch):
     with pytest.raises(publish.PublishError) as info:
         publish.publish(space_folder, "someone/tiny-model", TOKEN)
     assert "Could not publish someone/tiny-model" in str(info.value) and TOKEN not in str(info.value)
+
+
+class FakeRun:
+    """Stands in for subprocess.run at the boundary: records the call, answers like spaces/export.py."""
+
+    def __init__(self, returncode=0, stdout="", stderr=""):
+        self.calls, self.result = [], (returncode, stdout, stderr)
+
+    def __call__(self, args, **kwargs):
+        self.calls.append((args, kwargs))
+        Path(args[args.index("--out") + 1]).mkdir(parents=True, exist_ok=True)
+        Path(args[args.index("--out") + 1], "app.py").write_text("demo")
+        return __import__("subprocess").CompletedProcess(args, *self.result)
+
+
+def test_publish_lab_runs_spaces_export_with_the_token_in_the_environment_only(tmp_path):
+    FakeApi.calls, FakeApi.fail = [], None
+    run = FakeRun(stdout="Wrote the Space for png_to_glb to x\nPushed: https://huggingface.co/spaces/someone/glb\n")
+    done = publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out", api_factory=FakeApi, run=run)
+    (args, kwargs), = run.calls
+    assert args[1:] == [str(templates.EXPORT_SCRIPT), "png_to_glb", "--out", str(tmp_path / "out"),
+                        "--push", "someone/glb"]
+    assert not any(TOKEN in part for part in args), "the token never goes on the command line"
+    assert kwargs["env"]["HF_TOKEN"] == TOKEN and kwargs["cwd"] == templates.REPO_ROOT
+    # Private (the default): created private first, so export.py's create_repo(exist_ok=True) reuses it.
+    assert FakeApi.calls == [("init", TOKEN), ("create_repo", "someone/glb", {"repo_type": "space", "space_sdk": "gradio",
+                                                                            "private": True, "exist_ok": True})]
+    assert done.url == "https://huggingface.co/spaces/someone/glb" and done.sdk == "gradio" and done.files == 1
+    FakeApi.calls = []
+    publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out2", private=False, api_factory=FakeApi,
+                        run=FakeRun(stdout="Pushed: https://huggingface.co/spaces/someone/glb"))
+    assert FakeApi.calls == [], "a public Space is created by spaces/export.py alone"
+
+
+def test_publish_lab_failure_is_explained_and_scrubbed(tmp_path):
+    run = FakeRun(returncode=1, stderr=f"Could not push to the Space someone/glb: ConnectError: [Errno -3] "
+                                       f"(token {TOKEN})\nCheck your network, the Space name (OWNER/NAME) and ...")
+    with pytest.raises(publish.PublishError) as info:
+        publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out", private=False, run=run)
+    assert "could not reach huggingface.co" in str(info.value) and "spaces/export.py said" in str(info.value)
+    assert TOKEN not in str(info.value) and "***" in str(info.value)
+
+
+def test_publish_lab_without_the_repository_layout(monkeypatch, tmp_path):
+    monkeypatch.setattr(templates, "EXPORT_SCRIPT", tmp_path / "missing" / "export.py")
+    run = FakeRun()
+    with pytest.raises(publish.PublishError, match="exported Space"):
+        publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out", private=False, run=run)
+    assert run.calls == []
 
 
 # --- the dated comparison ---------------------------------------------------------------------------------

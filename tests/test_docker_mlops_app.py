@@ -48,7 +48,7 @@ def test_generate_end_to_end(client):
     assert "every check passed" in summary, summary
     rows = table["data"]
     assert rows and not [r for r in rows if "error" in r[2]]
-    assert "USER 1000" in dockerfile and "sdk: docker" in space_readme and 'cuda: "12.6"' in cog_yaml
+    assert "USER 1000" in dockerfile and 'sdk: "docker"' in space_readme and 'cuda: "12.6"' in cog_yaml
     assert "class Predictor(BasePredictor)" in predict_py and "replicas: 3" in compose and "upstream app" in nginx
     assert "kind: Deployment" in k8s and zip_file
 
@@ -128,6 +128,83 @@ def test_publish_through_the_ui_handler_with_a_fake_hub(app, monkeypatch):
     assert "https://huggingface.co/spaces/someone/tiny-model" in out and "hf_FakeToken" not in out
     assert calls[0] == "hf_FakeToken123456" and calls[1] == ("someone/tiny-model", "docker")
     assert {"Dockerfile", "README.md", "replica.py"} <= set(calls[2])
+
+
+def test_publish_a_lab_as_a_gradio_space_goes_through_spaces_export(app, monkeypatch, tmp_path):
+    import subprocess
+
+    import huggingface_hub
+
+    from labs.docker_mlops import templates
+
+    if not templates.can_export()[0]:
+        pytest.skip(templates.can_export()[1])
+    token, seen, created = "hf_FakeToken123456", [], []
+    real_run = subprocess.run
+
+    class FakeApi:
+        def __init__(self, token):
+            created.append(token)
+
+        def create_repo(self, repo_id, **kwargs):
+            created.append((repo_id, kwargs["space_sdk"], kwargs["private"]))
+
+    def fake_run(args, **kwargs):
+        if str(templates.EXPORT_SCRIPT) not in map(str, args):
+            return real_run(args, **kwargs)
+        seen.append((args, kwargs["env"].get("HF_TOKEN")))
+        out = args[args.index("--out") + 1]
+        # The real export (no --push: the upload is the network boundary), then what --push prints.
+        done = real_run([a for a in args if a not in ("--push", "someone/png-to-glb")], **kwargs)
+        assert done.returncode == 0, done.stderr
+        return subprocess.CompletedProcess(args, 0, f"Wrote the Space to {out}\nPushed: "
+                                           "https://huggingface.co/spaces/someone/png-to-glb\n", "")
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    settings = ["png_to_glb", "png-to-glb", *SETTINGS[2:]]
+    out = app.publish_space(*settings, "someone/png-to-glb", token, "gradio", True, progress=lambda *a, **k: None)
+    assert "https://huggingface.co/spaces/someone/png-to-glb" in out and "gradio Space" in out and token not in out
+    (args, env_token), = seen
+    assert args[1:4] == [str(templates.EXPORT_SCRIPT), "png_to_glb", "--out"]
+    assert args[-2:] == ["--push", "someone/png-to-glb"]
+    assert env_token == token and not any(token in str(a) for a in args)
+    assert created == [token, ("someone/png-to-glb", "gradio", True)]
+
+
+def test_start_up_runs_no_subprocess():
+    """Building the lab (as the launcher does) must not run `docker info` or any other command."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import subprocess, sys\n"
+            "def refuse(*a, **k):\n    raise SystemExit(f'subprocess at import: {a[0] if a else k}')\n"
+            "subprocess.run = subprocess.Popen = subprocess.check_output = refuse\n"
+            "import labs.docker_mlops.app as app\n"
+            "print('ok', len(app.demo.fns))\n")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=180,
+                         env={**os.environ, "GRADIO_ANALYTICS_ENABLED": "False"})
+    assert out.returncode == 0 and out.stdout.startswith("ok"), out.stdout + out.stderr[-2000:]
+
+
+def test_compose_dirs_are_kept_in_memory_not_in_a_shared_temp_file(app, monkeypatch):
+    import tempfile
+    from pathlib import Path
+
+    monkeypatch.setattr(app.engine, "stream", lambda args, cwd=None: iter([f"ran {args[1]} in {cwd.name}"]))
+    monkeypatch.setattr(app, "COMPOSE_DIRS", {})
+    name = "never-shared-marker"
+    marker = Path(tempfile.gettempdir(), f"docker-mlops-{name}.compose")
+    with pytest.raises(Exception, match="Nothing to stop"):
+        list(app.compose_down(name))
+    settings = [SETTINGS[0], name, *SETTINGS[2:]]
+    assert list(app.compose_up(*settings)) == ["ran compose in compose\n"]
+    assert app.COMPOSE_DIRS[name].is_dir() and app.COMPOSE_DIRS[name].name == "compose"
+    assert not marker.exists()
+    assert list(app.compose_down(name)) == ["ran compose in compose\n"]
 
 
 def test_docker_buttons_follow_the_engine(app, client):

@@ -12,6 +12,7 @@ import gradio as gr
 
 from labs import get
 from labs.cloud_sdks import catalogue, clouds, credentials, emulators, naming, queues, runner, steps, storage
+from shared.optional import install_hint
 from shared.ui import code_panel, friendly, header, missing_banner, serve, source_of
 
 LAB = get("cloud_sdks")
@@ -35,7 +36,7 @@ def _stand_ins() -> str:
     absent = runner.missing_distributions()
     if absent:
         lines.append(f"- ⚠️ **SDKs not installed: {', '.join(absent)}** — install them with "
-                     f"`pip install -c requirements/constraints.txt -r requirements/{SLUG}.txt`.")
+                     f"`{install_hint(SLUG)}`.")
     lines.append("- **Google Pub/Sub → not run here:** its emulator ships only with the gcloud CLI, not on a package "
                  "index. The code is shown; it runs when PUBSUB_EMULATOR_HOST is set or with real credentials.")
     return ("**What runs where.** No cloud account is needed: with no credentials every call goes to a real local "
@@ -165,10 +166,11 @@ with gr.Blocks(title=LAB.title) as demo:
             for fact in clouds.FACTS:
                 with gr.Column():
                     gr.Markdown(clouds.facts_markdown(fact.name))
-        gr.Markdown(f"### GPU instances, on-demand\n**Prices as of {clouds.PRICES_AS_OF}, check the provider.** "
-                    f"{clouds.PRICE_NOTES}")
+        gr.Markdown(f"### GPU instances, on-demand (prices as of {clouds.PRICES_AS_OF})\n"
+                    f"**{clouds.price_caption()}** {clouds.PRICE_NOTES}")
         gr.Dataframe(clouds.price_rows(), headers=["cloud", "instance", "GPUs", "GPU", "USD / hour", "USD / GPU-hour"],
-                     interactive=False, max_height=720, elem_id=f"{SLUG}-prices")
+                     label=clouds.price_caption(), show_label=True, interactive=False, max_height=720,
+                     elem_id=f"{SLUG}-prices")
         gr.Markdown("**Sources:** " + " · ".join(f"{c}: {s}" for c, s in clouds.PRICE_SOURCES.items()))
         chains_btn = gr.Button("Read each SDK's default credential chain", elem_id=f"{SLUG}-chains-btn")
         chains = gr.Markdown(elem_id=f"{SLUG}-chains")

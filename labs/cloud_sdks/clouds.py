@@ -137,6 +137,12 @@ FACTS = (
 )
 
 
+def price_caption() -> str:
+    """The table's caption: the prices are a dated snapshot, not live figures."""
+    return (f"Snapshot of on-demand list prices recorded in {PRICES_AS_OF}: they may be stale (prices change, "
+            "and some have been cut since). Check the provider's pricing page before you decide.")
+
+
 def price_rows() -> list[list]:
     """The dated price table: cloud, instance, GPUs, GPU model, $/hour, $/GPU-hour."""
     return [[p.cloud, p.instance, p.gpus, p.gpu, p.usd_per_hour, round(p.per_gpu_hour, 3)] for p in GPU_PRICES]

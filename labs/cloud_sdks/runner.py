@@ -146,8 +146,11 @@ def _run(task: str, creds: cred.Credentials, clouds: list[str], modules: dict[st
         say(f"{cloud}: running {task.lower()}")
         try:
             target = _target(creds, cloud)
-        except emulators.EmulatorError as exc:
+        except ValueError as exc:  # EmulatorError, or this cloud's credentials/settings (bad key, bad region)
             result.failures[cloud] = cred.scrub(str(exc), secrets)
+            continue
+        except Exception as exc:  # anything else an SDK raises while reading its config: this cloud only
+            result.failures[cloud] = cred.scrub(short_error(exc), secrets)
             continue
         result.targets[cloud] = target.description
         if skip and (why := skip(cloud, target)):

@@ -26,14 +26,16 @@ SOURCES = [("Small app: replica.py (standard library; /whoami, /healthz, /work)"
 if EXPORT_OK:
     SOURCES += [(f"Lab {lab.number}: {lab.title}", lab.slug) for lab in LABS]
 KNOWN_SOURCES = tuple(value for _, value in SOURCES)
-ENGINE = engine.detect()  # `docker info` once at start-up; the "Check again" button refreshes it
+# App name -> the compose folder its last `compose up` used. Kept in this process's memory, not in a
+# shared temp path that another user or process could read or plant.
+COMPOSE_DIRS: dict[str, Path] = {}
 
 WHERE = f"""**What runs where.** No Docker engine, cloud account or internet is needed.
 *Real on this machine:* every generated file is checked by the real tools (hadolint, the Compose Specification
 schema via check-jsonschema, `nginx -t`, kubernetes-validate, cog's own predictor inspector); the replicas are
 real processes behind a **real nginx** on 127.0.0.1; Replicate's stand-in is **cog's own HTTP server** running
 the generated `predict.py`. *Would run elsewhere:* `docker build` / `docker compose up --scale` (only with a Docker
-engine: {'found here' if ENGINE.engine else 'none here, so those buttons are disabled'}), `cog push` to Replicate,
+engine: tab 3 checks for one and disables those buttons without it), `cog push` to Replicate,
 `kubectl apply`, and publishing to Hugging Face (needs a token and internet).
 {'' if EXPORT_OK else f'*Exporting other labs is off:* {EXPORT_WHY}.'}"""
 
@@ -134,12 +136,20 @@ def run_replicas(n, requests, rounds, concurrency, kill_one, port, progress=gr.P
             result.nginx_errors or "(no upstream errors logged)", result.nginx_conf)
 
 
-def engine_status():
-    """Run `docker info` again; enable the Docker buttons only when an engine answers."""
-    status = engine.detect()
+def _engine_outputs(status: engine.EngineStatus):
     on = gr.Button(interactive=status.engine)
     compose = gr.Button(interactive=status.engine and status.compose)
     return status.markdown(), on, compose, compose
+
+
+def engine_status():
+    """Run `docker info` now; enable the Docker buttons only when an engine answers."""
+    return _engine_outputs(engine.cached_status(refresh=True))
+
+
+def engine_status_cached():
+    """After a Docker button: show what its own check found (reused for a minute, no new probe)."""
+    return _engine_outputs(engine.cached_status())
 
 
 @friendly
@@ -160,7 +170,7 @@ def compose_up(source, name, image, tag, n, python, torch, cuda, gpu, secret):
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
     _, zip_path = _bundle(s)
     compose_dir = zip_path.with_suffix("") / "compose"
-    Path(tempfile.gettempdir(), f"docker-mlops-{s.name}.compose").write_text(str(compose_dir), encoding="utf-8")
+    COMPOSE_DIRS[s.name] = compose_dir
     log = ""
     for line in engine.stream(engine.compose_up_command(compose_dir, s.replicas), cwd=compose_dir):
         log += line + "\n"
@@ -172,10 +182,9 @@ def compose_down(name):
     """`docker compose down` for the project the last "up" started."""
     if not K8S_NAME_RE.match(str(name or "")):
         raise SettingsError(f"App name {name!r} must be a DNS label such as 'tiny-model' (see tab 1).")
-    marker = Path(tempfile.gettempdir(), f"docker-mlops-{name}.compose")
-    if not marker.is_file():
-        raise ValueError(f"Nothing to stop: no `compose up` of {name!r} was run from this lab.")
-    compose_dir = Path(marker.read_text(encoding="utf-8"))
+    compose_dir = COMPOSE_DIRS.get(name)
+    if compose_dir is None or not compose_dir.is_dir():
+        raise ValueError(f"Nothing to stop: no `compose up` of {name!r} was run from this lab since it started.")
     log = ""
     for line in engine.stream(engine.compose_down_command(compose_dir), cwd=compose_dir):
         log += line + "\n"
@@ -185,17 +194,23 @@ def compose_down(name):
 @friendly
 def publish_space(source, name, image, tag, n, python, torch, cuda, gpu, secret, repo_id, token, sdk, private,
                   progress=gr.Progress()):
-    """Generate the Space folder and upload it with huggingface_hub (the token is used, never shown)."""
+    """Publish a Docker Space (huggingface_hub) or a lab as a Gradio Space (spaces/export.py --push); the token is
+    used, never shown."""
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
     if sdk == "gradio" and s.is_small_app:
         raise SettingsError("The small app is not a Gradio app: pick a lab of the suite in tab 1 to publish a Gradio "
                             "Space, or publish the small app as a Docker Space.")
     publish.check_repo_id_and_token(repo_id, token)
-    progress(0.2, desc="generating the Space folder")
-    _, zip_path = _bundle(s)
-    folder = zip_path.with_suffix("") / ("docker-space" if sdk == "docker" else "gradio-space")
-    progress(0.5, desc=f"uploading to {repo_id.strip()}")
-    done = publish.publish(folder, repo_id, token, sdk=sdk, private=bool(private))
+    if sdk == "gradio":  # the suite's own tool exports and pushes the lab: spaces/export.py --push
+        progress(0.2, desc=f"spaces/export.py {s.source} --push {repo_id.strip()}")
+        out = Path(tempfile.mkdtemp(prefix="docker-mlops-")) / "gradio-space"
+        done = publish.publish_lab(s.source, repo_id, token, out=out, private=bool(private))
+    else:  # a Docker Space: no export script applies, so huggingface_hub directly
+        progress(0.2, desc="generating the Space folder")
+        _, zip_path = _bundle(s)
+        progress(0.5, desc=f"uploading to {repo_id.strip()}")
+        done = publish.publish(zip_path.with_suffix("") / "docker-space", repo_id, token, sdk=sdk,
+                               private=bool(private))
     return (f"✅ Published {done.files} files as a {'private ' if private else ''}{done.sdk} Space: "
             f"[{done.url}]({done.url}). Hugging Face builds it now; watch the build logs on the Space page.")
 
@@ -320,29 +335,37 @@ with gr.Blocks(title=LAB.title) as demo:
                     run_replicas, r_inputs, r_outputs, api_name=f"{SLUG}_rep_example_{'abc'[i]}_run", **HEAVY)
 
         with gr.Tab("3 · Docker engine"):
-            d_status = gr.Markdown(ENGINE.markdown(), elem_id=f"{SLUG}-engine-status")
+            d_status = gr.Markdown(engine.NOT_CHECKED, elem_id=f"{SLUG}-engine-status")
             gr.Markdown("These use the settings of tab 1. `docker build` builds `docker-space/` (with the HF_TOKEN "
                         "build secret if it is set in the environment); `compose up` starts N replicas behind nginx on "
                         "port 8080.")
             with gr.Row():
-                d_check = gr.Button("Check again (docker info)", size="sm", elem_id=f"{SLUG}-engine-check")
-                d_build = gr.Button("docker build", interactive=ENGINE.engine, elem_id=f"{SLUG}-docker-build")
-                d_up = gr.Button("docker compose up --scale app=N", interactive=ENGINE.engine and ENGINE.compose,
-                                 elem_id=f"{SLUG}-compose-up")
-                d_down = gr.Button("docker compose down", interactive=ENGINE.engine and ENGINE.compose,
-                                   elem_id=f"{SLUG}-compose-down")
+                d_check = gr.Button("Check for a Docker engine (docker info)", size="sm",
+                                    elem_id=f"{SLUG}-engine-check")
+                # Not checked at start-up (no subprocess while the launcher builds): each button checks first.
+                d_build = gr.Button("docker build", elem_id=f"{SLUG}-docker-build")
+                d_up = gr.Button("docker compose up --scale app=N", elem_id=f"{SLUG}-compose-up")
+                d_down = gr.Button("docker compose down", elem_id=f"{SLUG}-compose-down")
             d_log = gr.Textbox(label="Live log", lines=14, max_lines=30, autoscroll=True)
-            code_panel(engine.detect, engine.stream, engine.build_command, engine.compose_up_command)
-            d_check.click(engine_status, None, [d_status, d_build, d_up, d_down], api_name=f"{SLUG}_engine")
-            d_build.click(docker_build, g_inputs, d_log, api_name=f"{SLUG}_docker_build", **HEAVY)
-            d_up.click(compose_up, g_inputs, d_log, api_name=f"{SLUG}_compose_up", **HEAVY)
-            d_down.click(compose_down, g_name, d_log, api_name=f"{SLUG}_compose_down")
+            code_panel(engine.detect, engine.cached_status, engine.stream, engine.build_command,
+                       engine.compose_up_command)
+            d_engine = [d_status, d_build, d_up, d_down]
+            d_check.click(engine_status, None, d_engine, api_name=f"{SLUG}_engine")
+            for button, handler, inputs, name, extra in (
+                    (d_build, docker_build, g_inputs, "docker_build", HEAVY),
+                    (d_up, compose_up, g_inputs, "compose_up", HEAVY),
+                    (d_down, compose_down, g_name, "compose_down", {})):
+                button.click(handler, inputs, d_log, api_name=f"{SLUG}_{name}", **extra).then(
+                    engine_status_cached, None, d_engine, api_name=f"{SLUG}_{name}_engine",
+                    api_visibility="undocumented")
 
         with gr.Tab("4 · Publish to a Space"):
-            gr.Markdown("Uploads the folder generated from tab 1's settings with `huggingface_hub` (`create_repo` + "
-                        "`upload_folder`). Your token is sent to Hugging Face only: it is never shown, logged or saved. "
-                        "**This workshop machine has no internet**, so here it ends with a clear network error; run "
-                        "the lab on your own machine to publish.")
+            gr.Markdown("A **Docker Space** uploads the `docker-space/` folder generated from tab 1's settings with "
+                        "`huggingface_hub` (`create_repo` + `upload_folder`). A **Gradio Space** runs the suite's own "
+                        "`python spaces/export.py <lab> --out DIR --push OWNER/NAME`, with your token in the child's "
+                        "environment (HF_TOKEN), never on its command line. Your token is sent to Hugging Face only: "
+                        "it is never shown, logged or saved. Without network access the upload fails with a clear "
+                        "\"could not reach huggingface.co\" message; the token never appears in it.")
             with gr.Row():
                 p_repo = gr.Textbox(label="Space id (owner/name)", placeholder="your-name/tiny-model")
                 p_token = gr.Textbox(label="Hugging Face write token", type="password", placeholder="hf_…")
@@ -351,7 +374,7 @@ with gr.Blocks(title=LAB.title) as demo:
                 p_private = gr.Checkbox(True, label="Private")
             p_btn = gr.Button("Publish", variant="primary", elem_id=f"{SLUG}-publish")
             p_out = gr.Markdown(elem_id=f"{SLUG}-publish-result")
-            code_panel(publish.publish, publish.check_token, publish._explain)
+            code_panel(publish.publish, publish.publish_lab, publish.check_token, publish._known_cause)
             p_btn.click(publish_space, [*g_inputs, p_repo, p_token, p_sdk, p_private], p_out,
                         api_name=f"{SLUG}_publish")
 

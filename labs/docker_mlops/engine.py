@@ -1,9 +1,10 @@
 """Talk to a real Docker engine, if there is one: detect it, build the image, scale with Compose.
 
 `detect()` runs `docker info` and `docker compose version` and reads their exit codes: the Docker
-CLI alone (as on this workshop's machines) is not enough, a daemon must answer. Without one, the
-lab's Docker buttons stay disabled and say why; the same steps then run for real with local
-processes and nginx (`replicas.py`).
+CLI alone is not enough, a daemon must answer. Nothing runs at import: `cached_status()` detects on
+first use (a Docker button, or "Check for a Docker engine") and keeps the answer for
+`CACHE_SECONDS`. Without an engine the lab's Docker buttons are disabled and say why; the same steps
+then run for real with local processes and nginx (`replicas.py`).
 
 The build and Compose commands stream their output line by line, so the UI can show live logs.
 """
@@ -13,12 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 DETECT_TIMEOUT_S = 10
 BUILD_TIMEOUT_S = 1800
+CACHE_SECONDS = 60  # how long a detection result is reused before `docker info` runs again
+NOT_CHECKED = ("🔎 **Not checked yet.** Click *Check for a Docker engine* (runs `docker info`), or press a Docker "
+               "button: it checks first and says why if there is no engine.")
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,20 @@ def detect() -> EngineStatus:
                         reason="" if has_compose else "the Compose v2 plugin is missing (`docker compose`)")
 
 
+_cache_lock = threading.Lock()
+_cache: tuple[float, EngineStatus] | None = None
+
+
+def cached_status(*, refresh: bool = False, max_age_s: float = CACHE_SECONDS) -> EngineStatus:
+    """`detect()`, run at most once per `max_age_s` (or now, with `refresh`); one probe at a time."""
+    global _cache
+    with _cache_lock:
+        now = time.monotonic()
+        if refresh or _cache is None or now - _cache[0] > max_age_s:
+            _cache = (now, detect())
+        return _cache[1]
+
+
 def build_command(context: Path, image: str, *, with_secret: bool | None = None) -> list[str]:
     """`docker build` of the Docker Space folder; passes the HF_TOKEN build secret when it is set.
 
@@ -103,11 +123,13 @@ def stream(args: list[str], cwd: Path | None = None, timeout: int = BUILD_TIMEOU
     Raises:
         ValueError: If there is no Docker engine (checked first) or the command cannot start.
     """
-    status = detect()
+    status = cached_status()
     if not status.engine:
-        raise ValueError(f"No Docker engine here: {status.reason}. Install Docker (or start its daemon) and reload.")
+        raise ValueError(f"No Docker engine here: {status.reason}. Install Docker (or start its daemon), then click "
+                         "'Check for a Docker engine'.")
     if args[:2] == ["docker", "compose"] and not status.compose:
-        raise ValueError("The Docker Compose v2 plugin is missing: install docker-compose-plugin and reload.")
+        raise ValueError("The Docker Compose v2 plugin is missing: install docker-compose-plugin, then click "
+                         "'Check for a Docker engine'.")
     proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     try:
         assert proc.stdout is not None

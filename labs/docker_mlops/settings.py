@@ -35,7 +35,7 @@ MAX_REQUESTS = 400
 DEFAULT_REQUESTS = 24
 
 # Rounds of SHA-256 per request of the CPU-bound handler: ~20k rounds ≈ 10-20 ms of pure Python
-# on this machine, long enough that the work (not HTTP) dominates, short enough for a quick demo.
+# on one core of a current CPU, long enough that the work (not HTTP) dominates, short enough for a quick demo.
 MIN_ROUNDS = 0
 MAX_ROUNDS = 500_000
 DEFAULT_ROUNDS = 20_000

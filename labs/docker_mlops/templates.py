@@ -18,11 +18,13 @@ needs Docker: these are text files, checked by the real linters in `lint.py`.
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Callable
 
 from labs.docker_mlops.settings import (NGINX_IMAGE, PYTHON_IMAGES, SPACE_PORT, SPACE_UID, TORCH_CUDA,
                                         BuildSettings)
@@ -122,18 +124,17 @@ def dockerignore() -> str:
 
 
 def space_readme(s: BuildSettings, *, title: str, emoji: str = "🐳", summary: str = "") -> str:
-    """README.md of a Docker Space: Hugging Face reads the YAML front matter (sdk, app_port...)."""
+    """README.md of a Docker Space: Hugging Face reads the YAML front matter (sdk, app_port...).
+
+    Strings are written as JSON strings, which are valid YAML scalars: a title such as
+    "Docker MLOps: one app, every target" (": " would start a mapping) stays one value.
+    """
     short = (summary or f"{s.name} in a Docker Space")[:60]
+    fields = {"title": title, "emoji": emoji, "colorFrom": "blue", "colorTo": "green", "sdk": "docker",
+              "app_port": SPACE_PORT, "pinned": False, "license": "apache-2.0", "short_description": short}
+    body = "\n".join(f"{key}: {json.dumps(value, ensure_ascii=False)}" for key, value in fields.items())
     return f"""---
-title: {title}
-emoji: {emoji}
-colorFrom: blue
-colorTo: green
-sdk: docker
-app_port: {SPACE_PORT}
-pinned: false
-license: apache-2.0
-short_description: {short}
+{body}
 ---
 
 # {title}
@@ -446,16 +447,63 @@ def export_lab(slug: str, out: Path, timeout: int = 120) -> Path:
     return Path(out)
 
 
+def pin_requirements(text: str, *, version_of: Callable[[str], str] | None = None) -> str:
+    """Pin each requirement to the version installed in this Python environment (`name==X.Y.Z`).
+
+    A Docker image should rebuild the same tomorrow: ranges (`torch>=2.3`) would pick whatever is
+    newest at build time. Requirements that are not installed here, or whose installed version is
+    outside the range, keep their range and say why in a comment.
+
+    Args:
+        text: A requirements.txt (one requirement a line; comments and options are kept as they are).
+        version_of: Looks up an installed version by distribution name (`importlib.metadata.version`).
+    """
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion, Version
+
+    version_of = version_of or metadata.version
+    py = f"{sys.version_info.major}.{sys.version_info.minor}"
+    out = [f"# Pinned from the Python {py} environment that generated this file (importlib.metadata versions);",
+           "# the ranges they satisfy are in the suite's requirements/ files. Regenerate to update them."]
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            out.append(raw)
+            continue
+        try:
+            req = Requirement(line)
+        except InvalidRequirement:
+            out.append(raw)
+            continue
+        try:
+            version = Version(version_of(req.name)).public  # drop local labels such as +cpu
+        except (metadata.PackageNotFoundError, InvalidVersion):
+            out.append(f"{line}  # not installed where this file was generated: range kept")
+            continue
+        if req.specifier and not req.specifier.contains(version, prereleases=True):
+            out.append(f"{line}  # installed {version} is outside this range: range kept")
+            continue
+        extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+        marker = f"; {req.marker}" if req.marker else ""
+        out.append(f"{req.name}{extras}=={version}{marker}")
+    return "\n".join(out) + "\n"
+
+
 def write_bundle(files: dict[str, str], dest: Path, *, lab_slug: str | None = None) -> Path:
     """Write the bundle into `dest` (and, for a lab, its Gradio Space export); return a zip of it.
 
     For a lab, `gradio-space/` is the suite's export and `docker-space/` is that same export with
-    the Dockerfile and a Docker-Space README on top.
+    the Dockerfile and a Docker-Space README on top, and its requirements.txt pinned to the
+    versions installed here (`pin_requirements`).
     """
     dest = Path(dest)
     if lab_slug:
         export_lab(lab_slug, dest / "gradio-space")
         shutil.copytree(dest / "gradio-space", dest / "docker-space", dirs_exist_ok=True)
+        requirements = dest / "docker-space" / "requirements.txt"
+        requirements.write_text(pin_requirements(requirements.read_text(encoding="utf-8")), encoding="utf-8")
     for rel, text in files.items():
         path = dest / rel
         path.parent.mkdir(parents=True, exist_ok=True)
