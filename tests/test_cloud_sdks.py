@@ -320,7 +320,7 @@ def test_storage_runs_on_all_three_emulators(pool):
         assert next(s for s in ops.values() if s.operation.split()[0] in ("download", "get")).result.endswith("identical")
         assert next(s for s in ops.values() if s.operation.startswith("fetch signed")).result.startswith("HTTP 200")
     forged = {s.cloud: s.result for s in result.steps if s.operation.startswith("fetch forged")}
-    assert forged["Azure"].startswith("HTTP 403")  # Azurite checks SAS signatures
+    assert forged["Azure"].startswith("HTTP 403"), forged  # Azurite checks SAS signatures
     assert "does not check signatures" in forged["AWS"]  # moto does not: the lab says so
     assert result.summary().count("all OK") == 3
     # Everything was deleted again.
@@ -461,3 +461,13 @@ def test_end_to_end_through_gradio_client(client_for, pool, tmp_path, capfd):
     assert queue_summary.count("all OK") == 2
     captured = capfd.readouterr()
     assert SENTINEL not in json.dumps(out) + captured.out + captured.err
+
+
+def test_tamper_keeps_the_signature_well_formed():
+    from labs.cloud_sdks.steps import tamper
+
+    url = "http://h/c/b?sv=1&sig=abc%2Bdef%3D&se=2"
+    forged = tamper(url, "sig")
+    assert forged == "http://h/c/b?sv=1&sig=bbc%2Bdef%3D&se=2"
+    assert tamper("http://h/o?X-Amz-Signature=0f3a", "X-Amz-Signature").endswith("=1f3a")
+    assert tamper("http://h/o?X-Goog-Signature=1f3a", "X-Goog-Signature").endswith("=2f3a")

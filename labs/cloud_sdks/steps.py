@@ -96,10 +96,21 @@ def http_get(url: str, timeout: float = SIGNED_URL_FETCH_TIMEOUT_S) -> tuple[int
 
 
 def tamper(url: str, param: str) -> str:
-    """The same URL with the last characters of its signature changed (a forged link)."""
+    """The same URL with one character of its signature changed (a forged link).
+
+    The first character is swapped for another of the same kind (digit, upper or lower case), so
+    the signature stays well-formed base64 or hex and only its value is wrong: a service that
+    checks signatures must answer 403, not 400.
+    """
     head, sep, tail = url.partition(f"{param}=")
     if not sep:
         return url + "0"
     sig, amp, rest = tail.partition("&")
-    forged = sig[:-6] + ("AAAAAA" if not sig[-6:].startswith("AAA") else "BBBBBB")
-    return head + sep + forged + amp + rest
+    first = sig[:1]
+    if first.isdigit():
+        swap = "1" if first != "1" else "2"
+    elif first.isupper():
+        swap = "B" if first != "B" else "C"
+    else:
+        swap = "b" if first != "b" else "c"
+    return head + sep + swap + sig[1:] + amp + rest
