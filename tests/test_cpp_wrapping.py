@@ -145,6 +145,16 @@ def test_sizes_are_checked(small, large, message):
         wrapping.compare(("numpy",), n_small=small, n_large=large)
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"n_small": None}, "tiny size box is empty"),
+    ({"n_large": None}, "large size box is empty"),
+    ({"a": None}, "scalar a is empty"),
+])
+def test_empty_number_boxes_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        wrapping.compare(("numpy",), **{"n_small": 4, "n_large": 100, **kwargs})
+
+
 def test_unknown_technique_is_refused():
     with pytest.raises(ValueError, match="Choose at least one technique"):
         wrapping.compare(("fortran",))
@@ -362,6 +372,29 @@ def test_cosmos_refusal_becomes_a_clear_message(fake_cosmos, monkeypatch):
         knowledge.cosmos_query(knowledge.CosmosTarget("acct", "k"), "SELECT * FROM c")
 
 
+SERVER_ENV = {"COSMOS_ENDPOINT": "https://owner.documents.azure.com:443/", "COSMOS_KEY": "owner-secret"}
+
+
+def test_server_key_is_never_paired_with_a_typed_endpoint():
+    with pytest.raises(knowledge.QueryError, match="Enter the key of the endpoint you typed"):
+        knowledge.resolve_target("https://attacker.example/", "", environ=SERVER_ENV)
+    typed = knowledge.resolve_target(" https://mine.example/ ", "my-key", "", None, environ=SERVER_ENV)
+    assert (typed.endpoint, typed.key, typed.database, typed.container) == (
+        "https://mine.example/", "my-key", "labs", "knowledge")
+
+
+def test_server_pair_is_used_only_when_the_endpoint_box_is_empty():
+    target = knowledge.resolve_target("", "", "db", "items", environ=SERVER_ENV)
+    assert (target.endpoint, target.key, target.database, target.container) == (
+        SERVER_ENV["COSMOS_ENDPOINT"], "owner-secret", "db", "items")
+    with pytest.raises(knowledge.QueryError, match="key but no endpoint"):
+        knowledge.resolve_target("", "visitor-key", environ=SERVER_ENV)
+    with pytest.raises(knowledge.QueryError, match="No Cosmos DB endpoint"):
+        knowledge.resolve_target("", "", environ={})
+    with pytest.raises(knowledge.QueryError, match="COSMOS_KEY is not"):
+        knowledge.resolve_target(None, None, environ={"COSMOS_ENDPOINT": SERVER_ENV["COSMOS_ENDPOINT"]})
+
+
 def test_sdk_snippet_is_valid_python_with_the_query():
     code = knowledge.sdk_snippet("SELECT * FROM c WHERE c.kind = @k", [{"name": "@k", "value": "lab"}], "lab")
     compile(code, "snippet.py", "exec")
@@ -405,3 +438,19 @@ def test_end_to_end_through_gradio_client(app_module, client_for, cache):
         client.predict(labels, 2.0, 0, 100, "", "", "", "", api_name="/cpp_wrapping_run")
     with pytest.raises(AppError, match="No Cosmos DB endpoint"):
         client.predict("", "", "labs", "knowledge", api_name="/cpp_wrapping_cosmos_seed")
+    with pytest.raises(AppError, match="large size box is empty"):
+        client.predict(labels, 2.0, 8, None, "", "", "", "", api_name="/cpp_wrapping_run")
+
+
+def test_edited_source_through_the_api_is_refused(app_module, client_for, cache, monkeypatch):
+    """A visitor posting their own C++ to the endpoint gets the opt-in message; nothing is compiled."""
+    monkeypatch.delenv(build.ALLOW_EDITS_ENV, raising=False)
+    client = client_for(app_module.demo)
+    edited = build.shipped_source("ctypes") + '\nextern "C" int visitor() { return 42; }\n'
+    labels = [wrapping.LABELS[w] for w in ("numpy", "ctypes")]
+    summary, table, _, _, log = client.predict(labels, 2.0, 8, 1000, edited, "", "", "",
+                                               api_name="/cpp_wrapping_run")
+    assert build.ALLOW_EDITS_ENV in summary and "switched off" in summary
+    assert {row[0]: row[1] for row in table["data"]}[wrapping.LABELS["ctypes"]] == "failed"
+    assert log == "(nothing was compiled)"
+    assert not any("visitor()" in p.read_text(errors="ignore") for p in cache.rglob("*.cpp"))

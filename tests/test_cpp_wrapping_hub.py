@@ -115,3 +115,41 @@ def test_hub_panel_end_to_end(client_for, monkeypatch):
     assert '"kernel": "saxpy"' in json.loads(out)["preview"]
     with pytest.raises(AppError, match="rejected the token"):
         client.predict(local, "labs/x", "nope", False, api_name="/cpp_wrapping_hub_publish")
+
+
+def test_downloads_never_send_the_servers_saved_token(hub, monkeypatch):
+    monkeypatch.setenv("HF_TOKEN", "hf_server_owner_secret")  # what huggingface_hub would pick up by default
+    before = len(hub.state.with_token)
+    hub_tour.inspect_model(hub.endpoint, "labs/tiny-saxpy")
+    hub_tour.download_file(hub.endpoint, "labs/tiny-saxpy", "kernels/saxpy.cpp")
+    hub_tour.download_snapshot(hub.endpoint, "labs/tiny-saxpy")
+    assert any("/resolve/" in r for r in hub.state.requests)
+    assert hub.state.with_token[before:] == []
+
+
+def test_preview_reads_only_the_first_bytes(tmp_path):
+    big = tmp_path / "big.txt"
+    big.write_text("é" * 10_000, encoding="utf-8")  # 2 bytes each: the limit cuts one in half
+    preview = hub_tour.read_preview(big)
+    assert preview == "é" * (hub_tour.PREVIEW_BYTES // 2)
+    odd = tmp_path / "odd.txt"
+    odd.write_bytes(b"a" + "é".encode() * (hub_tour.PREVIEW_BYTES // 2))
+    assert hub_tour.read_preview(odd) == "a" + "é" * (hub_tour.PREVIEW_BYTES // 2 - 1)
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(b"\xff\xfe\x00" * 5000)
+    assert hub_tour.read_preview(blob) == "(15000 bytes of binary data)"
+
+
+def test_downloads_above_the_size_limit_are_refused_before_downloading(hub, monkeypatch):
+    monkeypatch.setattr(hub_tour, "MAX_DOWNLOAD_BYTES", 100)
+    sizes = hub_tour.file_sizes(hub.endpoint, "labs/tiny-saxpy")
+    assert set(sizes) == {"README.md", "config.json", "kernels/saxpy.cpp"} and all(sizes.values())
+    big = max(sizes, key=sizes.get)
+    assert sizes[big] > 100
+    before = len(hub.state.requests)
+    with pytest.raises(hub_tour.HubError, match="above this lab's limit"):
+        hub_tour.download_snapshot(hub.endpoint, "labs/tiny-saxpy")
+    with pytest.raises(hub_tour.HubError, match=f"labs/tiny-saxpy/{big} is .* above this lab's limit"):
+        hub_tour.download_file(hub.endpoint, "labs/tiny-saxpy", big)
+    assert not any(r.startswith("GET") and "/resolve/" in r for r in hub.state.requests[before:])  # no download
+    assert hub_tour.check_download_size({"a": 60, "b": None}, "x", limit=100) == 60

@@ -83,10 +83,86 @@ def test_resolve_model_sources(tmp_path):
     assert loading.resolve_model("owner/name", "fill-mask").source == "hub"
     with pytest.raises(ValueError, match="No model was given"):
         loading.resolve_model("  ", "fill-mask")
-    with pytest.raises(ValueError, match="does not exist"):
+    with pytest.raises(ValueError, match="not a model folder or hub id"):
         loading.resolve_model(str(tmp_path / "nope"), "fill-mask")
-    with pytest.raises(ValueError, match="no config.json"):
+    with pytest.raises(ValueError, match="not a model folder or hub id"):
         loading.resolve_model(str(tmp_path), "fill-mask")
+
+
+def test_download_estimate_counts_only_the_weights_transformers_fetches():
+    repo = {"config.json": 600, "model.safetensors": 400, "pytorch_model.bin": 450, "tf_model.h5": 500,
+            "onnx/model.onnx": 900, "tokenizer.json": 700}
+    assert loading.download_estimate(repo) == 400  # safetensors wins over .bin; other frameworks ignored
+    del repo["model.safetensors"]
+    assert loading.download_estimate(repo) == 450
+    assert loading.download_estimate({"config.json": 10, "weights.msgpack": 999, "vocab.txt": None}) == 10
+
+
+class FakeModelInfo:
+    def __init__(self, sizes):
+        from types import SimpleNamespace
+
+        self.siblings = [SimpleNamespace(rfilename=name, size=size) for name, size in sizes.items()]
+
+
+@pytest.fixture
+def fake_hub(monkeypatch):
+    """Online as far as the environment says, with `HfApi.model_info` answering from a dict."""
+    import huggingface_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    calls, repos = [], {}
+
+    def model_info(self, repo_id, **kwargs):
+        calls.append((repo_id, kwargs))
+        if repo_id not in repos:
+            raise OSError("cannot reach the hub")
+        return FakeModelInfo(repos[repo_id])
+
+    monkeypatch.setattr(huggingface_hub.HfApi, "model_info", model_info)
+    return calls, repos
+
+
+def test_hub_models_above_the_size_limit_are_refused_before_downloading(fake_hub, monkeypatch, cache):
+    import transformers
+
+    calls, repos = fake_hub
+    repos["big/model"] = {"config.json": 700, "model-00001-of-00002.safetensors": 2 * 1024**3,
+                          "model-00002-of-00002.safetensors": 10**8}
+    repos["small/model"] = {"config.json": 700, "model.safetensors": 5 * 10**8}
+    monkeypatch.setattr(transformers, "pipeline", lambda *a, **k: pytest.fail("nothing may be downloaded"))
+    with pytest.raises(loading.ModelLoadError, match=r"'big/model' has 2\.1 GB of weights, above .* 2\.0 GB"):
+        tasks.classify_text("hi", model="big/model", cache=cache)
+    assert calls[-1] == ("big/model", {"files_metadata": True, "timeout": 10, "token": False})
+    assert len(cache) == 0
+    small = loading.resolve_model("small/model", "fill-mask")
+    assert loading.check_hub_size(small) == 5 * 10**8
+    with pytest.raises(loading.ModelLoadError, match="above this lab's limit"):
+        loading.check_hub_size(small, limit=10**8)
+    # Unreachable hub: the check is skipped and from_pretrained uses the cache (or says it cannot).
+    assert loading.check_hub_size(loading.resolve_model("other/model", "fill-mask")) is None
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    before = len(calls)
+    assert loading.check_hub_size(small) is None and len(calls) == before  # offline: not even asked
+    assert loading.check_hub_size(loading.resolve_model("tiny", "fill-mask")) is None
+
+
+def test_models_are_loaded_without_the_servers_token(monkeypatch, cache):
+    import transformers
+
+    seen = {}
+
+    def fake_pipeline(task, **kwargs):
+        seen.update(kwargs)
+        return object()
+
+    monkeypatch.setattr(transformers, "pipeline", fake_pipeline)
+    loading.load_pipeline("fill-mask", loading.resolve_model("tiny", "fill-mask"), "cpu", cache=cache)
+    assert seen["token"] is False
+    (tokenizer, model), _ = loading.load_auto("CausalLM", loading.resolve_model("tiny:text-generation", "x"), "cpu",
+                                              cache=cache)
+    assert model.config.model_type == "gpt2"  # the same kwargs work for every from_pretrained call
 
 
 def test_lru_bound_eviction_order_and_warm_hits():
@@ -306,6 +382,13 @@ def test_sampling_is_repeatable_with_a_seed_and_chat_mode_uses_the_template(cach
     assert "temperature" not in internals.GenerationSettings(do_sample=False).kwargs()
 
 
+@pytest.mark.parametrize("field", ["seed", "temperature", "top_k", "top_p", "max_new_tokens", "repetition_penalty"])
+def test_empty_generation_boxes_are_named(field):
+    with pytest.raises(ValueError, match=f"The {field} box is empty"):
+        internals.GenerationSettings(**{field: None})
+    assert internals.GenerationSettings(seed=7.0, top_k="20").seed == 7  # numbers from the UI are coerced
+
+
 def test_chat_template_render():
     out = internals.render_chat("Hi", "Sys", add_generation_prompt=False)
     assert out["text"] == "<|im_start|>system\nSys<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n"
@@ -435,7 +518,7 @@ def test_e2e_streaming_under_the_hood_and_cache(client):
     updates = list(job)
     assert len(updates) > 2 and updates[-1][0].startswith(" the capital of France")
     assert "done" in updates[-1][1]
-    rows, batch, summary, code = client.predict("Hello there\nHi", internals.TINY_BERT, "left", True,
+    rows, batch, summary, code = client.predict("Hello there, my good friend\nHi", internals.TINY_BERT, "left", True,
                                                 api_name=f"/{SLUG}_tokenize")
     assert batch["attention_mask"][1][0] == 0 and "padding_side = 'left'" in code
     rendered, pieces, _ = client.predict("Hi", "", internals.TINY_GPT2, True, api_name=f"/{SLUG}_chat_template")
@@ -464,6 +547,9 @@ def test_e2e_bad_input_is_a_clear_error_and_the_app_keeps_serving(client):
         client.predict("hi", "nobody/no-such-model", "auto", api_name=f"/{SLUG}_classify")
     with pytest.raises(AppError, match="saved as BertForMaskedLM"):
         client.predict("hi", "tiny:fill-mask", "auto", 5, False, api_name=f"/{SLUG}_generate")
+    with pytest.raises(AppError, match="The seed box is empty"):
+        client.predict("Paris is", internals.TINY_GPT2, "auto", False, "", True, 0.8, 50, 0.95, 16, 1.0, None,
+                       api_name=f"/{SLUG}_stream")
     label, _, _ = client.predict("still serving", "tiny", "auto", api_name=f"/{SLUG}_classify")
     assert label["confidences"]
 

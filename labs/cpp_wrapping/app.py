@@ -54,7 +54,7 @@ def _compare(labels, a, n_small, n_large, compile_slow, src_ctypes, src_pybind, 
     def report(message: str) -> None:
         progress(min(next(steps) / total, 0.99), desc=message)
 
-    result = wrapping.compare(ways, a=float(a), n_small=int(n_small), n_large=int(n_large),
+    result = wrapping.compare(ways, a=a, n_small=n_small, n_large=n_large,
                               compile_slow=compile_slow, progress=report, sources=sources)
     overhead, throughput = wrapping.chart_frames(result)
     logs = "\n".join(f"## {wrapping.LABELS[r.way]}\n{r.log}" for r in result.rows if r.log) or "(nothing was compiled)"
@@ -118,24 +118,18 @@ def run_json_query(spec, partition):
     return cosmos, rows, sql, sdk, notes
 
 
-def _target(endpoint, key, database, container) -> knowledge.CosmosTarget:
-    endpoint = (endpoint or os.environ.get("COSMOS_ENDPOINT", "")).strip()
-    key = (key or os.environ.get("COSMOS_KEY", "")).strip()  # the key never leaves this function's call
-    if not endpoint:
-        raise ValueError("No Cosmos DB endpoint is configured. Enter one (or set COSMOS_ENDPOINT); "
-                         "the local SQLite stand-in above needs none.")
-    return knowledge.CosmosTarget(endpoint, key, database or "labs", container or "knowledge")
-
-
 @friendly
 def cosmos_seed(endpoint, key, database, container):
-    count = knowledge.cosmos_seed(_target(endpoint, key, database, container))
-    return f"Upserted {count} documents into {database}/{container} (partition key {knowledge.PARTITION_KEY_PATH})."
+    target = knowledge.resolve_target(endpoint, key, database, container)
+    count = knowledge.cosmos_seed(target)
+    return (f"Upserted {count} documents into {target.database}/{target.container} "
+            f"(partition key {knowledge.PARTITION_KEY_PATH}).")
 
 
 @friendly
 def cosmos_run(endpoint, key, database, container, query, params, partition):
-    rows = knowledge.cosmos_query(_target(endpoint, key, database, container), query, params, _pk(partition))
+    rows = knowledge.cosmos_query(knowledge.resolve_target(endpoint, key, database, container), query, params,
+                                  _pk(partition))
     return rows
 
 
@@ -280,10 +274,11 @@ with gr.Blocks(title=LAB.title) as demo:
                            api_name=f"{SLUG}_json_query")
 
         with gr.Accordion("Run on a real Cosmos DB account or emulator (azure-cosmos SDK)", open=False):
-            gr.Markdown("Not configured on this machine. With an account (or the emulator on a machine that has "
-                        "Docker), enter its endpoint and key, seed the container, then run the query above through "
-                        "`query_items`. The key is used for the call only: never shown, logged or stored. "
-                        "`COSMOS_ENDPOINT`/`COSMOS_KEY` in the server's environment are used when the boxes are empty.")
+            gr.Markdown("With an account (or the emulator on a machine that has Docker), enter its endpoint and key, "
+                        "seed the container, then run the query above through `query_items`. The key is used for the "
+                        "call only: never shown, logged or stored. When the Endpoint box is empty, the server's own "
+                        "`COSMOS_ENDPOINT` and `COSMOS_KEY` are used, as a pair (if the server sets them); a typed "
+                        "endpoint always needs its own key.")
             with gr.Row():
                 c_endpoint = gr.Textbox(label="Endpoint", placeholder="https://ACCOUNT.documents.azure.com:443/")
                 c_key = gr.Textbox(label="Key", type="password")
@@ -300,7 +295,7 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Accordion("The documents", open=False):
             gr.JSON(knowledge.load_documents())
         code_panel(knowledge.run_query, cosmos_sql.Translator.translate, cosmos_sql.Translator.func,
-                   knowledge.json_to_cosmos, knowledge.open_store, knowledge.cosmos_query)
+                   knowledge.json_to_cosmos, knowledge.open_store, knowledge.resolve_target, knowledge.cosmos_query)
 
     with gr.Tab("③ huggingface_hub"):
         gr.Markdown(
@@ -351,7 +346,8 @@ with gr.Blocks(title=LAB.title) as demo:
             h_out4 = gr.Code(language="json", interactive=False, label="Result")
             h_space_btn.click(hub_space, [hub_choice, h_space], h_out4, api_name=f"{SLUG}_hub_space")
         code_panel(hub_tour.search_models, hub_tour.inspect_model, hub_tour.download_file, hub_tour.download_snapshot,
-                   hub_tour.scan_cache, hub_tour.publish, hub_tour.space_status, hub_tour.explain)
+                   hub_tour.file_size, hub_tour.check_download_size, hub_tour.scan_cache, hub_tour.publish,
+                   hub_tour.space_status, hub_tour.explain)
 
     with gr.Tab("④ Who needs what"):
         gr.Markdown(orgs.comparison_markdown())

@@ -9,6 +9,8 @@
 Every function takes `endpoint`: "https://huggingface.co" for the real Hub, or the address of
 the local stand-in (`local_hub.py`) when there is no network. The library code that runs is the
 same either way. Tokens are passed per call and never printed, logged or written anywhere.
+Reads and downloads send no token at all (`token=False`), so a token saved on the server
+(`HF_TOKEN`, `hf auth login`) is never used on a visitor's behalf.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 REAL_HUB = "https://huggingface.co"
 MAX_LIST = 50  # list_models results shown; the real Hub has millions of models
 PREVIEW_BYTES = 4000  # how much of a downloaded file the UI shows
+MAX_DOWNLOAD_BYTES = 200 * 1024**2  # refuse downloads (one file or a snapshot) larger than this
 
 
 class HubError(ValueError):
@@ -146,7 +149,7 @@ def inspect_model(endpoint: str, repo_id: str, cache_dir: Path | None = None) ->
     card: dict[str, Any] = {"metadata": None, "text": "(this repository has no README.md model card)"}
     if "README.md" in files:
         try:
-            path = hf_hub_download(repo_id, "README.md", endpoint=endpoint,
+            path = hf_hub_download(repo_id, "README.md", endpoint=endpoint, token=False,
                                    cache_dir=str(cache_dir or lab_cache_dir()))
         except Exception as exc:
             raise explain(exc, endpoint, "hf_hub_download(README.md)") from exc
@@ -159,6 +162,53 @@ def inspect_model(endpoint: str, repo_id: str, cache_dir: Path | None = None) ->
 
 # --- Download and the cache -----------------------------------------------------------------
 
+def _human(size: int) -> str:
+    return f"{size / 1024**2:,.1f} MB"
+
+
+def file_sizes(endpoint: str, repo_id: str) -> dict[str, int | None]:
+    """`HfApi.model_info(files_metadata=True)`: the size in bytes of every file (None where unknown)."""
+    try:
+        info = _api(endpoint).model_info(repo_id, files_metadata=True)
+    except Exception as exc:
+        raise explain(exc, endpoint, "model_info") from exc
+    return {s.rfilename: s.size for s in info.siblings or []}
+
+
+def file_size(endpoint: str, repo_id: str, filename: str) -> int | None:
+    """`get_hf_file_metadata`: one HEAD request for the file's size, before anything is downloaded."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(repo_id, filename, endpoint=endpoint), token=False, endpoint=endpoint)
+    except Exception as exc:
+        raise explain(exc, endpoint, "get_hf_file_metadata") from exc
+    return meta.size
+
+
+def check_download_size(sizes: dict[str, int | None], what: str, limit: int | None = None) -> int:
+    """Refuse a download whose known size is above `limit` (default `MAX_DOWNLOAD_BYTES`); return
+    the known total in bytes."""
+    limit = MAX_DOWNLOAD_BYTES if limit is None else limit
+    total = sum(size or 0 for size in sizes.values())
+    if total > limit:
+        raise HubError(f"{what} is {_human(total)}, above this lab's limit of {_human(limit)}. "
+                       "Pick a smaller repository or file (e.g. labs/tiny-saxpy, or config.json alone).")
+    return total
+
+
+def read_preview(path: Path, limit: int = PREVIEW_BYTES) -> str:
+    """The first `limit` bytes of a file as text (or a note for binary data), without reading the rest."""
+    import codecs
+
+    with path.open("rb") as handle:
+        head = handle.read(limit)
+    try:  # final=False: a character cut in half at the limit is dropped, not an error
+        return codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return f"({path.stat().st_size} bytes of binary data)"
+
+
 def download_file(endpoint: str, repo_id: str, filename: str, cache_dir: Path | None = None) -> dict[str, Any]:
     """`hf_hub_download`: fetch one file into the cache (or reuse it) and return its path and text."""
     from huggingface_hub import hf_hub_download
@@ -168,18 +218,15 @@ def download_file(endpoint: str, repo_id: str, filename: str, cache_dir: Path | 
     if not filename or filename.startswith("/") or ".." in filename.split("/"):
         raise HubError("Enter a file path inside the repository, e.g. config.json (no leading / and no ..).")
     offline = _offline(endpoint)  # unreachable: the cache alone answers (local_files_only=True)
+    if not offline:  # size first (a HEAD request): nothing is downloaded above the limit
+        check_download_size({filename: file_size(endpoint, repo_id, filename)}, f"{repo_id}/{filename}")
     try:
         path = Path(hf_hub_download(repo_id, filename, endpoint=endpoint, cache_dir=str(cache_dir or lab_cache_dir()),
-                                    local_files_only=offline))
+                                    local_files_only=offline, token=False))
     except Exception as exc:
         raise explain(exc, endpoint, "hf_hub_download") from exc
-    data = path.read_bytes()
-    try:
-        preview = data[:PREVIEW_BYTES].decode()
-    except UnicodeDecodeError:
-        preview = f"({len(data)} bytes of binary data)"
-    return {"path": str(path), "symlink_to": str(path.resolve()), "bytes": len(data),
-            "source": "cache only (hub unreachable)" if offline else endpoint, "preview": preview}
+    return {"path": str(path), "symlink_to": str(path.resolve()), "bytes": path.stat().st_size,
+            "source": "cache only (hub unreachable)" if offline else endpoint, "preview": read_preview(path)}
 
 
 def download_snapshot(endpoint: str, repo_id: str, cache_dir: Path | None = None) -> dict[str, Any]:
@@ -188,9 +235,11 @@ def download_snapshot(endpoint: str, repo_id: str, cache_dir: Path | None = None
 
     repo_id = check_repo_id(repo_id)
     offline = _offline(endpoint)
+    if not offline:  # sizes first, from the file listing: nothing is downloaded above the limit
+        check_download_size(file_sizes(endpoint, repo_id), f"The repository {repo_id}")
     try:
         folder = Path(snapshot_download(repo_id, endpoint=endpoint, cache_dir=str(cache_dir or lab_cache_dir()),
-                                        max_workers=2, local_files_only=offline))
+                                        max_workers=2, local_files_only=offline, token=False))
     except Exception as exc:
         raise explain(exc, endpoint, "snapshot_download") from exc
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())

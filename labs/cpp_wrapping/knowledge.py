@@ -22,11 +22,12 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from labs.cpp_wrapping import cosmos_sql
 
@@ -368,6 +369,39 @@ class CosmosTarget:
 
     def __repr__(self) -> str:  # never let the key reach a log or an error message
         return f"CosmosTarget(endpoint={self.endpoint!r}, key='***', database={self.database!r}, container={self.container!r})"
+
+
+ENDPOINT_ENV, KEY_ENV = "COSMOS_ENDPOINT", "COSMOS_KEY"
+
+
+def resolve_target(endpoint: str | None, key: str | None, database: str | None = None,
+                   container: str | None = None, environ: Mapping[str, str] | None = None) -> CosmosTarget:
+    """Decide which account a request goes to, from the boxes and the server's environment.
+
+    A typed endpoint is used only with a typed key. The server's `COSMOS_ENDPOINT`/`COSMOS_KEY`
+    are used only together, and only when the Endpoint box is empty, so a visitor can never send
+    the server's key to an endpoint of their choosing.
+
+    Raises:
+        QueryError: When no endpoint is configured, or an endpoint and key do not come as a pair.
+    """
+    env = os.environ if environ is None else environ
+    endpoint, key = (endpoint or "").strip(), (key or "").strip()
+    if endpoint:
+        if not key:
+            raise QueryError("Enter the key of the endpoint you typed. (The server's COSMOS_KEY is used only with "
+                             "its own COSMOS_ENDPOINT, when the Endpoint box is empty.)")
+    else:
+        if key:
+            raise QueryError("You entered a key but no endpoint: enter the endpoint the key belongs to.")
+        endpoint, key = env.get(ENDPOINT_ENV, "").strip(), env.get(KEY_ENV, "").strip()
+        if not endpoint:
+            raise QueryError("No Cosmos DB endpoint is configured. Enter an endpoint and key (or set COSMOS_ENDPOINT "
+                             "and COSMOS_KEY on the server); the local SQLite stand-in above needs none.")
+        if not key:
+            raise QueryError("COSMOS_ENDPOINT is set on the server but COSMOS_KEY is not: set both, or enter an "
+                             "endpoint and key in the boxes.")
+    return CosmosTarget(endpoint, key, (database or "").strip() or "labs", (container or "").strip() or "knowledge")
 
 
 def cosmos_container(target: CosmosTarget, *, create: bool = False) -> Any:

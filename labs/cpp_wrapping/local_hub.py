@@ -125,6 +125,7 @@ class HubState:
         self.repos = seed_repos()
         self.lock = threading.Lock()
         self.requests: list[str] = []  # "METHOD path" of every request, for teaching and tests
+        self.with_token: list[str] = []  # the same, for requests that carried an Authorization header
 
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -193,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         query = parse_qs(url.query)
         self.server.state.requests.append(f"{self.command} {url.path}")
+        if self.headers.get("Authorization"):
+            self.server.state.with_token.append(f"{self.command} {url.path}")
         try:
             if parts[:2] == ["api", "whoami-v2"]:
                 if self.authorised():

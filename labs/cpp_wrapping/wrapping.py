@@ -140,8 +140,12 @@ def make_inputs(n: int, seed: int = 0) -> tuple[Any, Any]:
 
 
 def check_sizes(n_small: int, n_large: int) -> None:
-    """Reject sizes that are not positive integers or would not fit a small machine."""
-    for name, n in (("tiny size", n_small), ("large size", n_large)):
+    """Reject sizes that are empty, not positive integers or would not fit a small machine."""
+    for name, n, example in (("tiny size", n_small, SMALL_N), ("large size", n_large, LARGE_N)):
+        if n is None:
+            raise ValueError(f"The {name} box is empty: enter a whole number of elements, e.g. {example:,}.")
+        if isinstance(n, float) and n.is_integer():
+            n = int(n)
         if not isinstance(n, int) or n < 1:
             raise ValueError(f"The {name} must be a whole number of at least 1 (got {n!r}).")
         if n > MAX_N:
@@ -257,6 +261,10 @@ def compare(ways: tuple[str, ...] | list[str] = WAYS, *, a: float = DEFAULT_A, n
     if unknown or not ways:
         raise ValueError(f"Choose at least one technique from: {', '.join(WAYS)} (got {list(ways)}).")
     check_sizes(n_small, n_large)
+    n_small, n_large = int(n_small), int(n_large)
+    if a is None:
+        raise ValueError(f"The box for the scalar a is empty: enter a number, e.g. {DEFAULT_A}.")
+    a = float(a)
     if not np.isfinite(a):
         raise ValueError(f"The scalar a must be a finite number (got {a}).")
     x_small, y_small = make_inputs(n_small, seed=1)

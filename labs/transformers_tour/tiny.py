@@ -1,7 +1,7 @@
 """Tiny offline demo models: real transformers architectures, random weights, local tokenizers.
 
-Every task of the tour needs a model, and this machine (like a workshop laptop on a train) cannot
-reach the Hugging Face hub. So for each task we build the smallest model of a real architecture
+Every task of the tour needs a model, and a machine without internet (a workshop laptop offline, a
+CI runner) cannot reach the Hugging Face hub. So for each task we build the smallest model of a real architecture
 (BERT, GPT-2, BART, ViT, wav2vec2) from a config, train a tokenizer on a few dozen sentences in
 milliseconds, and `save_pretrained` both into a local folder. `pipeline(task, model=folder)` and
 `AutoModel*.from_pretrained(folder)` then load them exactly as they would load a hub model.
