@@ -2,6 +2,7 @@
 
 import io
 import struct
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -29,7 +30,12 @@ def test_shipped_example_converts_through_the_api(client):
     from gradio_client import handle_file
 
     example = app._example_files()[0][0]
+    root = app.conversion.temp_root()  # per OS user: examples and conversions live here
+    assert app.EXAMPLES_DIR == root / "examples" and example.startswith(str(app.EXAMPLES_DIR))
+    before = set(root.glob("run_*"))
     preview, files, heights, stats = client.predict(handle_file(example), api_name="/png_to_glb_convert")
+    made = set(root.glob("run_*")) - before
+    assert len(made) == 1 and (made.pop() / f"{Path(example).stem}.glb").is_file()
     glb = open(_glb_path(preview), "rb").read()
     assert glb[:4] == b"glTF" and struct.unpack("<I", glb[8:12])[0] == len(glb)
     names = sorted(f["path"].rsplit(".", 1)[-1] if isinstance(f, dict) else f.rsplit(".", 1)[-1] for f in files)

@@ -5,7 +5,6 @@ Run: .venv/bin/python -m pytest tests/test_png_to_glb_logic.py -q
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import os
@@ -26,20 +25,10 @@ from labs.png_to_glb.depth import DepthModelError, build_tiny_depth_model, load_
 from labs.png_to_glb.heightmap import LUMA_WEIGHTS, ImageInputError, compute_heightmap, load_image
 from labs.png_to_glb.mesh import MeshError, build_mesh, glb_bytes
 
+from . import gltf_validator as gv
+from .ci_tools import skip_or_fail
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _load_validator():
-    # Load tests/gltf_validator.py by path, so it works whether or not tests/ is a package.
-    spec = importlib.util.spec_from_file_location(
-        "png_to_glb_gltf_validator", Path(__file__).with_name("gltf_validator.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gv = _load_validator()
 
 
 # ---------------------------------------------------------------- helpers
@@ -528,6 +517,78 @@ def test_depth_model_plumbing_offline(tmp_path, example_paths, glb_dir, monkeypa
         resolve_model(str(tmp_path / "empty-model"))
 
 
+def test_missing_transformers_gives_the_install_command(monkeypatch, tmp_path, example_paths):
+    from labs.png_to_glb import depth
+    from shared.optional import MissingDependency
+
+    # None in sys.modules makes "import transformers" fail as if it were not installed.
+    monkeypatch.setitem(sys.modules, "transformers", None)
+    hint = r"'transformers' is not installed \(needed for depth from a model\).*requirements/png_to_glb\.txt"
+    with pytest.raises(MissingDependency, match=hint):
+        depth.load_depth_pipeline(str(tmp_path / "some-model"), "cpu")
+    with pytest.raises(MissingDependency, match=hint):
+        convert(example_paths["dome"], Settings(source="depth"), tmp_path / "out")
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)
+    with pytest.raises(MissingDependency, match="'huggingface_hub' is not installed.*requirements/png_to_glb"):
+        resolve_model("someone/some-depth-model")
+
+
+# ---------------------------------------------------------------- output folders
+
+
+@pytest.fixture
+def fresh_private_root():
+    from labs.png_to_glb import convert as conversion
+
+    conversion._private_root.cache_clear()
+    yield conversion
+    conversion._private_root.cache_clear()
+
+
+def test_each_conversion_gets_a_folder_and_old_ones_are_removed(tmp_path, fresh_private_root):
+    import time
+
+    conversion = fresh_private_root
+    old = conversion.new_output_dir(tmp_path)
+    (old / "logo.glb").write_bytes(b"glTF")
+    recent = conversion.new_output_dir(tmp_path)
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(old, (two_hours_ago, two_hours_ago))
+    examples_dir = tmp_path / "examples"  # not a conversion folder: never removed
+    examples_dir.mkdir()
+    os.utime(examples_dir, (two_hours_ago, two_hours_ago))
+    new = conversion.new_output_dir(tmp_path)
+    assert new.name.startswith("run_") and new.parent == tmp_path
+    assert not old.exists() and recent.is_dir() and new.is_dir() and examples_dir.is_dir()
+    assert conversion.remove_old_outputs(tmp_path, now=time.time() + 2 * 3600) == 2  # recent and new
+
+
+def test_temp_root_is_per_user_and_refuses_a_folder_it_does_not_own(tmp_path, monkeypatch, fresh_private_root):
+    import tempfile
+
+    conversion = fresh_private_root
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    root = conversion.temp_root()
+    assert root == tmp_path / f"png_to_glb-{user}" and root.is_dir()
+    assert conversion.new_output_dir().parent == root
+    # Someone else put a link (or their own folder) at that name: a private folder is used instead.
+    root.rename(tmp_path / "moved")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root.symlink_to(elsewhere, target_is_directory=True)
+    private = conversion.temp_root()
+    assert private != root and private.is_dir() and private.name.startswith(f"png_to_glb-{user}-")
+    assert conversion.temp_root() == private  # the same one every time, not a new folder per call
+    assert conversion.new_output_dir().parent == private and not any(elsewhere.iterdir())
+
+
+def test_file_size_limit_is_the_shared_upload_limit():
+    from shared.uploads import MAX_UPLOAD_BYTES
+
+    assert heightmap.MAX_FILE_BYTES == MAX_UPLOAD_BYTES
+
+
 # ---------------------------------------------------------------- house rules
 
 
@@ -547,7 +608,7 @@ def test_logic_modules_import_light():
 def test_zz_every_glb_passes_the_khronos_validator(glb_dir, example_paths):
     reason = gv.validator_missing()
     if reason:
-        pytest.skip(reason)
+        skip_or_fail(reason)
     # Add the full matrix of modes on one example, then validate everything at once.
     hm = hm_of(example_paths["transparent_badge"])
     for black in ("transparent", "cut", "opaque"):

@@ -119,6 +119,34 @@ def test_pickled_objects_and_non_npz_files_are_refused(tmp_path):
         data.choose_dataset("upload", None)
 
 
+def test_npz_that_decompresses_beyond_the_limit_is_refused_before_loading(tmp_path, monkeypatch):
+    import zipfile
+
+    # 2,000 x 8 x 8 float64 zeros: 1 MB of arrays in a few KB of .npz (a small "zip bomb").
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, x=np.zeros((2000, 8, 8)), y=np.arange(2000) % 10)
+    assert bomb.stat().st_size < 20_000
+    monkeypatch.setattr(data, "MAX_X_BYTES", 100_000)
+    loaded = []
+    monkeypatch.setattr(data.np, "load", lambda *a, **k: loaded.append(a) or pytest.fail("loaded"))
+    too_big = r"array 'x' would take 1\.0 MB once decompressed.*at most 0\.1 MB"
+    with pytest.raises(data.DataError, match=too_big):
+        data.load_upload(str(bomb))
+    # A member whose header declares a huge shape is refused from the header alone.
+    liar = tmp_path / "liar.npz"
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((10, 8, 8)))
+    header["shape"] = (10**9, 8, 8)
+    with zipfile.ZipFile(liar, "w") as archive:
+        with archive.open("x.npy", "w") as fh:
+            np.lib.format.write_array_header_1_0(fh, header)
+            fh.write(np.zeros(640).tobytes())
+        with archive.open("y.npy", "w") as fh:
+            np.lib.format.write_array(fh, np.arange(10) % 10)
+    with pytest.raises(data.DataError, match="array 'x' would take 512,000.0 MB"):
+        data.load_upload(str(liar))
+    assert not loaded
+
+
 def test_drawings_become_digit_like_inputs():
     canvas = Image.new("RGBA", (280, 280), (0, 0, 0, 0))  # a transparent sketchpad layer
     from PIL import ImageDraw
@@ -305,6 +333,72 @@ def test_torch_only_when_tensorflow_is_missing(monkeypatch):
     assert chosen == ["torch"]
     assert any("tensorflow" in n and "requirements/torch_vs_tf.txt" in n for n in notes)
     assert "TensorFlow is not installed" in app.environment_note()
+
+
+class _FakeWorker:
+    """Stands in for a worker process in the bookkeeping tests: answers 'predict' with a fixed digit."""
+
+    def __init__(self, digit: int = 4):
+        self.digit, self.closed = digit, False
+
+    def alive(self) -> bool:
+        return not self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def call(self, cmd, timeout=None, **args):
+        assert cmd == "predict"
+        return {"probs": np.eye(10)[[self.digit]].tolist()}
+
+
+def _fake_run(tmp_path, run_id: str, side: int = 8) -> runs.Run:
+    folder = tmp_path / run_id
+    folder.mkdir()
+    return runs.Run(run_id, folder, side, {"torch": _FakeWorker()})
+
+
+@pytest.fixture
+def empty_runs(monkeypatch):
+    import collections
+
+    monkeypatch.setattr(runs, "_RUNS", collections.OrderedDict())
+    monkeypatch.setattr(runs, "_RELEASED_FOR_ROOM", collections.OrderedDict())
+
+
+def test_a_run_released_for_another_users_run_says_so(tmp_path, empty_runs, monkeypatch):
+    mine, theirs, newest = (_fake_run(tmp_path, name) for name in ("mine", "theirs", "newest"))
+    for run in (mine, theirs, newest):
+        runs._keep(run)
+    assert runs.MAX_LIVE_RUNS == 2 and runs.get_run("mine") is None
+    assert mine.workers["torch"].closed and not mine.folder.exists()
+    assert runs.why_not_loaded("theirs") is None
+    x = np.zeros((1, 64), np.float32)
+    with pytest.raises(ValueError, match="released to make room for newer training runs.*all users"):
+        runs.predict("mine", x)
+    assert runs.input_side("mine") == runs.DEFAULT_SIDE
+
+    # A run freed for being idle (its worker exited) is told apart; so is a session that never trained.
+    theirs.workers["torch"].close()
+    assert "idle minutes" in runs.why_not_loaded("theirs")
+    assert "No models have been trained" in runs.why_not_loaded(None)
+    runs.release("newest")  # a session that trains again frees its own run: not "released for room"
+    assert "released to make room" not in runs.why_not_loaded("newest")
+
+    # Predicting after the release trains the default models and the verdict says why.
+    def fake_training(data, cfg, *, frameworks, threads):
+        assert cfg.arch == "mlp" and data.side == 8
+        runs._keep(_fake_run(tmp_path, "default"))
+        yield {"event": "done", "run_id": "default"}
+
+    monkeypatch.setattr(runs, "train_side_by_side", fake_training)
+    probs, run_id, note = runs.predict_digit(x, "mine")
+    assert run_id == "default" and "released to make room" in note and "default MLP" in note
+    labels, seen, verdict = report.prediction_view(probs, x, list(runs.LABELS.values()), note)
+    assert labels[0]["4"] == 1.0 and labels[1:] == [None, None]
+    assert seen.shape == (160, 160) and "agree: **4**" in verdict and "released to make room" in verdict
+    # Models that are loaded answer directly, without a note.
+    assert runs.predict_digit(x, "default")[1:] == ("default", "")
 
 
 # -- the app through its API ------------------------------------------------------------------------

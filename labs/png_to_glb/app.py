@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import gradio as gr
 
 from labs import get
@@ -15,7 +12,7 @@ from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 LAB = get("png_to_glb")
 R = conversion.RANGES
 D = conversion.Settings()
-EXAMPLES_DIR = Path(tempfile.gettempdir()) / "ml_labs" / "png_to_glb_examples"
+EXAMPLES_DIR = conversion.temp_root() / "examples"  # per OS user; never cleaned as an old output
 
 WHY_TRANSPARENT = """
 **Why is black a transparent plane?** Black pixels are welded to one flat plane at height 0 that
@@ -67,7 +64,7 @@ def run_conversion(image, source, depth_model, gamma, invert, smoothing, max_hei
     )
     if image is None:
         raise ValueError("No image was given. Upload a PNG, or click one of the examples below.")
-    out_dir = tempfile.mkdtemp(prefix="png_to_glb_")
+    out_dir = conversion.new_output_dir()  # also removes conversions older than an hour
     result = conversion.convert(image, settings, out_dir, progress=lambda f, d: progress(f, desc=d))
     files = [str(result.glb_path), str(result.obj_zip_path), str(result.stl_path)]
     return (str(result.glb_path), files, str(result.heightmap_path),

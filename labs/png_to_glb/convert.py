@@ -12,13 +12,21 @@ STL), checks (trimesh) - with the time of each stage measured and reported.
   ``Result`` with paths, stats and timings.
 * ``image_to_glb_bytes(image, settings)`` does only image -> GLB in memory: what
   the benchmark measures.
+* ``new_output_dir()`` gives each conversion its own folder under one per-user
+  temp folder (``temp_root()``) and deletes conversions older than an hour, so a
+  long-running server does not fill the disk.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
+import os
 import re
+import shutil
+import stat
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +35,11 @@ from collections.abc import Callable
 
 from .depth import DEFAULT_DEPTH_MODEL
 from .mesh import BLACK_MODES
+
+# Output folders of conversions older than this are deleted when a new conversion starts.
+# The web UI has copied the files it serves by then; an hour leaves time to download them.
+OUTPUT_MAX_AGE_S = 60 * 60
+OUTPUT_PREFIX = "run_"  # only folders named like this are ever deleted
 
 # Where the heights come from: image brightness, or a depth-estimation model.
 SOURCES = ("brightness", "depth")
@@ -214,6 +227,66 @@ def image_to_glb_bytes(image: Any, settings: Settings | None = None) -> bytes:
     _, hm = _heightmap(image, settings, {})
     mesh = build_mesh(hm, black=settings.black, solid=settings.solid, floor_mm=settings.floor_mm)
     return glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours)
+
+
+def _user_tag() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else "user"
+
+
+def _is_own_folder(path: Path) -> bool:
+    """A real folder (not a link) that belongs to the user running this code."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and (not hasattr(os, "getuid") or st.st_uid == os.getuid())
+
+
+@functools.lru_cache(maxsize=1)
+def _private_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"png_to_glb-{_user_tag()}-"))
+
+
+def temp_root() -> Path:
+    """This lab's temp folder for the current OS user: ``<tmp>/png_to_glb-<uid>``.
+
+    The user id in the name keeps users of one machine apart. If that name is taken by
+    something this user does not own (another user's folder, a link), a private folder made
+    with ``mkdtemp`` is used instead, so nobody else's files can break the lab.
+    """
+    root = Path(tempfile.gettempdir()) / f"png_to_glb-{_user_tag()}"
+    try:
+        root.mkdir(mode=0o700, exist_ok=True)
+    except OSError:
+        return _private_root()
+    return root if _is_own_folder(root) else _private_root()
+
+
+def remove_old_outputs(root: str | Path, max_age_s: float = OUTPUT_MAX_AGE_S, now: float | None = None) -> int:
+    """Delete the conversion folders (``run_*``) in `root` last changed more than `max_age_s` ago.
+
+    Returns:
+        How many folders were deleted.
+    """
+    cutoff = (time.time() if now is None else now) - max_age_s
+    removed = 0
+    for folder in Path(root).glob(f"{OUTPUT_PREFIX}*"):
+        try:
+            st = folder.lstat()
+            if stat.S_ISDIR(st.st_mode) and st.st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed += 1
+        except OSError:  # already gone (another conversion cleaned up), or not ours
+            continue
+    return removed
+
+
+def new_output_dir(root: str | Path | None = None, max_age_s: float = OUTPUT_MAX_AGE_S) -> Path:
+    """A fresh folder for one conversion under `root` (default ``temp_root()``); old ones are removed."""
+    root = Path(root) if root is not None else temp_root()
+    root.mkdir(parents=True, exist_ok=True)
+    remove_old_outputs(root, max_age_s)
+    return Path(tempfile.mkdtemp(prefix=OUTPUT_PREFIX, dir=root))
 
 
 def _safe_stem(path: Any) -> str:

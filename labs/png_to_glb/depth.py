@@ -29,6 +29,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from shared.optional import require
+
+SLUG = "png_to_glb"
+PURPOSE = "depth from a model"
+
 # A small (25M parameter, ~100 MB) monocular depth model with good quality.
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 
@@ -90,7 +95,7 @@ def resolve_model(model: str) -> str:
     if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
         raise DepthModelError(f"The folder {model} does not exist. Check the path, or give a Hugging Face model id.")
 
-    from huggingface_hub import snapshot_download
+    snapshot_download = require("huggingface_hub", slug=SLUG, purpose=PURPOSE).snapshot_download
 
     # First the local cache: works offline and costs no request.
     try:
@@ -118,12 +123,12 @@ def load_depth_pipeline(model_dir: str, device: str):
     Loading costs seconds; keeping the last pipeline makes the second click fast,
     and keeping only one bounds the memory a long-running server uses.
     """
-    from transformers import pipeline
+    transformers = require("transformers", slug=SLUG, purpose=PURPOSE)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
     try:
-        return pipeline("depth-estimation", model=model_dir, device=device)
+        return transformers.pipeline("depth-estimation", model=model_dir, device=device)
     except Exception as exc:  # noqa: BLE001 - config/weights errors come in many types
         raise DepthModelError(
             f"The folder {model_dir} could not be loaded as a depth-estimation model ({type(exc).__name__}: {exc}). "
@@ -143,7 +148,9 @@ def estimate_depth(image, model: str = DEFAULT_DEPTH_MODEL) -> np.ndarray:
 
     Raises:
         DepthModelError: if the model cannot be loaded or run.
+        MissingDependency: if transformers is not installed (the message names the install command).
     """
+    require("transformers", slug=SLUG, purpose=PURPOSE)  # before a model is looked up or downloaded
     import torch
 
     from .heightmap import torch_device

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from shared.uploads import MAX_UPLOAD_BYTES
+
 # Rec. 709 (sRGB) luma weights for R, G, B. They sum to 1, so white is exactly 1
 # and a grey pixel's luma equals its grey value.
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -39,8 +41,10 @@ LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 # (a "decompression bomb"), so we refuse before decoding.
 MAX_INPUT_PIXELS = 40_000_000
 
-# Largest upload accepted, in bytes: far above any sensible PNG of the size above.
-MAX_FILE_BYTES = 100 * 1024 * 1024
+# Largest file accepted, in bytes: the suite's one upload limit (shared/uploads.py), far above
+# any sensible PNG. The decoding below stays this lab's own: it reads formats (16-bit grey, PPM,
+# TGA, ICO, QOI...) that the shared image check does not.
+MAX_FILE_BYTES = MAX_UPLOAD_BYTES
 
 # Raster formats Pillow may open. PNG is the intended input; the others are
 # accepted with a note. Formats that run external programs (EPS runs

@@ -12,7 +12,6 @@ from importlib import metadata
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from labs import get
 from labs.torch_vs_tf import runs
@@ -20,7 +19,8 @@ from labs.torch_vs_tf.data import batch_order, choose_dataset, image_to_input, l
 from labs.torch_vs_tf.keras_side import (KerasFitRunner, KerasTFRunner, build_keras_model,
                                          load_keras_weights, make_keras_optimizer)
 from labs.torch_vs_tf.metrics import time_calls
-from labs.torch_vs_tf.report import TrainReport, export_frame, race_frame, race_summary
+from labs.torch_vs_tf.report import (TrainReport, export_frame, prediction_view, race_frame,
+                                     race_summary)
 from labs.torch_vs_tf.settings import (ARCHITECTURES, DEFAULT_BATCH, DEFAULT_EPOCHS,
                                        DEFAULT_LATENCY_BATCH, DEFAULT_LR, DEFAULT_SEED, MAX_BATCH,
                                        MAX_EPOCHS, MAX_LATENCY_BATCH, MODES, OPTIMIZERS,
@@ -116,40 +116,18 @@ def race(source, upload, arch, epochs, batch, lr, optimizer, seed, threads, kera
                race_summary(results, latency_batch) + "".join(f"\n\nℹ️ {n}" for n in notes))
 
 
-def _predict(x: np.ndarray, run_id, progress):
-    """Predict with the session's models; train the default models first if there are none."""
-    run = runs.get_run(run_id)
-    if run is None or run.side * run.side != x.shape[1]:
-        progress(0, desc="No trained models yet: training the default MLP first (about 15 s)…")
-        data, cfg = _setup("digits", None, "mlp", DEFAULT_EPOCHS, DEFAULT_BATCH, DEFAULT_LR,
-                           "adam", DEFAULT_SEED, "eager")
-        frameworks, _ = runs.choose_frameworks(True)
-        runs.release(run_id)
-        for event in runs.train_side_by_side(data, cfg, frameworks=frameworks, threads=1):
-            run_id = event.get("run_id", run_id)
-    probs = runs.predict(run_id, x)  # {framework: (1, 10) probabilities}
-    labels = [{str(d): float(probs[name][0, d]) for d in range(10)} if name in probs else None
-              for name in runs.LABELS.values()]
-    votes = {name: int(p.argmax()) for name, p in probs.items()}
-    if len(set(votes.values())) == 1:
-        verdict = f"All {len(votes)} models agree: **{next(iter(votes.values()))}**."
-    else:
-        verdict = "The models disagree: " + ", ".join(f"{k} says **{v}**" for k, v in votes.items()) + "."
-    side = int(round(x.shape[1] ** 0.5))
-    seen = np.kron((x.reshape(side, side) * 255).astype(np.uint8), np.ones((20, 20), np.uint8))
+def _predict(img, run_id, progress):
+    """Prepare the image, predict with every framework's model, show the result."""
+    x = image_to_input(img, runs.input_side(run_id))
+    probs, run_id, note = runs.predict_digit(x, run_id, on_status=lambda msg: progress(0, desc=msg))
+    labels, seen, verdict = prediction_view(probs, x, list(runs.LABELS.values()), note)
     return (*labels, seen, verdict, run_id)
-
-
-def _side(run_id) -> int:
-    run = runs.get_run(run_id)
-    return run.side if run else 8  # the default models are trained on 8x8 digits
 
 
 @friendly
 def predict_upload(path, run_id, progress=gr.Progress()):
     """Predict an uploaded digit image with every framework's model."""
-    img = open_image(path)
-    return _predict(image_to_input(img, _side(run_id)), run_id, progress)
+    return _predict(open_image(path), run_id, progress)
 
 
 @friendly
@@ -158,7 +136,7 @@ def predict_drawing(sketch, run_id, progress=gr.Progress()):
     composite = (sketch or {}).get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:
         raise ValueError("Nothing is drawn yet. Draw a digit with thick strokes, then click Predict.")
-    return _predict(image_to_input(composite, _side(run_id)), run_id, progress)
+    return _predict(composite, run_id, progress)
 
 
 def example_digit(name: str) -> str:

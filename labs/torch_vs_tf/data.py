@@ -31,6 +31,12 @@ NUM_CLASSES = 10
 TEST_FRACTION = 0.2  # 20 % held out; the same rows for both frameworks
 SPLIT_SEED = 0  # the split never changes with the training seed, so runs stay comparable
 MAX_NPZ_BYTES = 50 * 1024 * 1024  # 20,000 x 28 x 28 float32 is ~63 MB raw, ~50 MB compressed
+# The most bytes 'x' and 'y' may hold once decompressed: the largest accepted arrays in float64.
+# A tiny .npz can expand to gigabytes (a "zip bomb"), so these are checked before anything is
+# decompressed, both against the sizes the archive declares and the shapes the .npy headers declare.
+MAX_X_BYTES = MAX_SAMPLES * MAX_SIDE * MAX_SIDE * 8  # ~125 MB
+MAX_Y_BYTES = MAX_SAMPLES * 8
+NPY_HEADER_ROOM = 64 * 1024  # an .npy member is its header (normally 128 bytes) plus the raw array
 
 
 class DataError(UploadError):
@@ -153,6 +159,55 @@ def validate_arrays(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return x, y, side
 
 
+def check_unpacked_sizes(path: str | Path) -> None:
+    """Refuse an ``.npz`` whose ``x`` or ``y`` would decompress beyond the lab's limits.
+
+    Reads only the zip directory (each member's declared ``file_size``; Python's zip reader never
+    returns more bytes than that) and the few bytes of each ``.npy`` header (its shape and dtype,
+    from which NumPy would size the array it allocates).
+
+    Raises:
+        DataError: An array is too large, or the file is not a readable .npz archive.
+    """
+    from numpy.lib import format as npy_format
+
+    name = Path(path).name
+    # np.load's z["x"] reads a member named "x" (raw bytes) or else "x.npy": check both names.
+    limits = {f"{key}{ext}": (key, limit) for key, limit in (("x", MAX_X_BYTES), ("y", MAX_Y_BYTES))
+              for ext in ("", ".npy")}
+
+    def too_big(key: str, size: int, limit: int) -> DataError:
+        return DataError(
+            f"'{name}': array '{key}' would take {size / 1e6:,.1f} MB once decompressed; this lab "
+            f"accepts at most {limit / 1e6:,.1f} MB ({MAX_SAMPLES:,} images of up to "
+            f"{MAX_SIDE}x{MAX_SIDE}). Upload fewer or smaller images.")
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if info.filename not in limits:
+                    continue  # np.load only decompresses the members that are asked for
+                key, limit = limits[info.filename]
+                if info.file_size > limit + NPY_HEADER_ROOM:
+                    raise too_big(key, info.file_size, limit)
+                with archive.open(info) as member:
+                    version = npy_format.read_magic(member)
+                    if version == (1, 0):
+                        shape, _, dtype = npy_format.read_array_header_1_0(member)
+                    elif version == (2, 0):
+                        shape, _, dtype = npy_format.read_array_header_2_0(member)
+                    else:
+                        raise DataError(f"'{name}': array '{key}' uses .npy format {version}; save "
+                                        "plain numeric arrays with np.savez.")
+                declared = math.prod(int(n) for n in shape) * dtype.itemsize
+                if declared > limit:
+                    raise too_big(key, declared, limit)
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"'{name}' is not a readable .npz file ({exc}). Save it with np.savez.") from exc
+
+
 def load_upload(path: str | Path | None) -> Dataset:
     """Read and validate an uploaded ``.npz`` (arrays ``x`` and ``y``); see the module docstring.
 
@@ -161,6 +216,7 @@ def load_upload(path: str | Path | None) -> Dataset:
     """
     check_file(path, kinds=("zip",), max_bytes=MAX_NPZ_BYTES, what="data file (.npz)")
     name = Path(path).name
+    check_unpacked_sizes(path)  # before np.load decompresses anything
     try:
         with np.load(path, allow_pickle=False) as z:
             keys = set(z.files)

@@ -10,6 +10,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 LOSS_COLUMNS = ["epoch", "framework", "train loss"]
@@ -94,7 +95,8 @@ class TrainReport:
             lines.append(f"Done: {self.total_epochs} epochs each. Final test accuracies differ by "
                          f"{spread:.1f} points: same weights and batches give near-identical curves "
                          "(the gaps are float rounding order and where Adam adds its ε).")
-            lines.append("The trained models stay loaded for **Draw & predict** (15 minutes idle).")
+            lines.append("The trained models stay loaded for **Draw & predict** for 15 idle minutes, "
+                         "unless newer runs (from any user) need the room.")
         elif self.started:
             lines.append(f"Training… {self.steps_done()} of {self.total_epochs * self.planned} "
                          "framework-epochs done.")
@@ -103,6 +105,34 @@ class TrainReport:
                          "Lower the learning rate.")
         lines += [f"ℹ️ {n}" for n in notes]
         return "\n\n".join(lines)
+
+
+def prediction_view(probs: dict[str, np.ndarray], x: np.ndarray, columns: list[str],
+                    note: str = "") -> tuple[list[dict | None], np.ndarray, str]:
+    """What the Draw & predict tab shows for one input row.
+
+    Args:
+        probs: {framework label: (1, 10) class probabilities}.
+        x: The (1, SIDE*SIDE) input the models saw, in [0, 1].
+        columns: The framework labels in the order of the tab's label outputs.
+        note: A sentence to add to the verdict (why the default models were trained).
+
+    Returns:
+        (one {class: probability} dict per column, None for a framework that did not run;
+        the input scaled up 20x as a uint8 image; the verdict sentence).
+    """
+    labels = [{str(d): float(probs[name][0, d]) for d in range(10)} if name in probs else None
+              for name in columns]
+    votes = {name: int(p.argmax()) for name, p in probs.items()}
+    if len(set(votes.values())) == 1:
+        verdict = f"All {len(votes)} models agree: **{next(iter(votes.values()))}**."
+    else:
+        verdict = "The models disagree: " + ", ".join(f"{k} says **{v}**" for k, v in votes.items()) + "."
+    if note:
+        verdict += f"\n\nℹ️ {note}"
+    side = int(round(x.shape[1] ** 0.5))
+    seen = np.kron((x.reshape(side, side) * 255).astype(np.uint8), np.ones((20, 20), np.uint8))
+    return labels, seen, verdict
 
 
 RACE_COLUMNS = ["framework", "variant", "warm-up epoch s", "epoch s (median after warm-up)",

@@ -20,12 +20,14 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 
-from labs.torch_vs_tf.data import Dataset
-from labs.torch_vs_tf.settings import TrainConfig
+from labs.torch_vs_tf.data import Dataset, load_digits
+from labs.torch_vs_tf.settings import (DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_SEED,
+                                       TrainConfig, make_config)
+from labs.torch_vs_tf.worker import IDLE_EXIT_S
 from shared.optional import install_hint, missing
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder that holds labs/ and shared/
@@ -44,7 +46,8 @@ RACE_VARIANTS = {
 }
 START_TIMEOUT_S = 180  # importing TensorFlow on a busy 2-core machine can take a minute
 STEP_TIMEOUT_S = 600  # one epoch or one race variant (torch.compile's first compile included)
-MAX_LIVE_RUNS = 2  # trained runs kept alive for predictions; older ones are shut down
+MAX_LIVE_RUNS = 2  # trained runs kept alive for predictions, for all users together; older ones are shut down
+MAX_RELEASED_IDS = 1000  # ids of runs shut down to make room, remembered to tell their users why
 
 
 class WorkerError(RuntimeError):
@@ -181,15 +184,20 @@ class Run:
 
 
 _RUNS: "collections.OrderedDict[str, Run]" = collections.OrderedDict()
+_RELEASED_FOR_ROOM: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 _RUNS_LOCK = threading.Lock()
 
 
 def _keep(run: Run) -> None:
-    """Remember a finished run; shut down the oldest beyond `MAX_LIVE_RUNS`."""
+    """Remember a finished run; shut down the oldest beyond `MAX_LIVE_RUNS` (whoever trained it)."""
     with _RUNS_LOCK:
         _RUNS[run.run_id] = run
         while len(_RUNS) > MAX_LIVE_RUNS:
-            _RUNS.popitem(last=False)[1].close()
+            old_id, old = _RUNS.popitem(last=False)
+            _RELEASED_FOR_ROOM[old_id] = None  # so its user learns why the models are gone
+            while len(_RELEASED_FOR_ROOM) > MAX_RELEASED_IDS:
+                _RELEASED_FOR_ROOM.popitem(last=False)
+            old.close()
 
 
 def release(run_id: str | None) -> None:
@@ -203,6 +211,24 @@ def release(run_id: str | None) -> None:
 def get_run(run_id: str | None) -> Run | None:
     with _RUNS_LOCK:
         return _RUNS.get(run_id or "")
+
+
+def why_not_loaded(run_id: str | None) -> str | None:
+    """Why a session's trained models cannot predict, as a sentence; None when they can."""
+    run = get_run(run_id)
+    if run is not None and any(w.alive() for w in run.workers.values()):
+        return None
+    if not run_id:
+        return "No models have been trained in this session yet."
+    with _RUNS_LOCK:
+        released = run_id in _RELEASED_FOR_ROOM
+    if released:
+        return (f"Your trained models were released to make room for newer training runs: the "
+                f"server keeps the models of only the {MAX_LIVE_RUNS} most recent runs, shared by "
+                "all users.")
+    if run is not None:
+        return f"Your trained models were freed after {IDLE_EXIT_S // 60} idle minutes."
+    return "Your trained models are no longer loaded (the server may have restarted)."
 
 
 def train_side_by_side(data: Dataset, cfg: TrainConfig, *, frameworks: list[str],
@@ -239,15 +265,52 @@ def train_side_by_side(data: Dataset, cfg: TrainConfig, *, frameworks: list[str]
 
 def predict(run_id: str | None, x: np.ndarray) -> dict[str, np.ndarray]:
     """Class probabilities (1, 10) from every framework of a kept run, for one input row."""
+    reason = why_not_loaded(run_id)
+    if reason:
+        raise ValueError(f"{reason} Click 'Train side by side', then predict.")
     run = get_run(run_id)
-    if run is None or not any(w.alive() for w in run.workers.values()):
-        raise ValueError("No trained models are loaded (none trained yet, or they were freed after "
-                         "15 idle minutes). Click 'Train side by side' first, then predict.")
     if x.shape[1] != run.side * run.side:
         raise ValueError(f"The models were trained on {run.side}x{run.side} images; "
                          f"got {x.shape[1]} values.")
     return {LABELS[fw]: np.asarray(w.call("predict", timeout=60, x=x.tolist())["probs"])
             for fw, w in run.workers.items() if w.alive()}
+
+
+DEFAULT_SIDE = 8  # the default models are trained on the 8x8 digits
+
+
+def input_side(run_id: str | None) -> int:
+    """The image side to prepare a drawing for: the session's models', or the default models'."""
+    run = get_run(run_id)
+    return run.side if run is not None and why_not_loaded(run_id) is None else DEFAULT_SIDE
+
+
+def predict_digit(x: np.ndarray, run_id: str | None,
+                  on_status: Callable[[str], None] = lambda message: None
+                  ) -> tuple[dict[str, np.ndarray], str | None, str]:
+    """Predict one input row with the session's models, training the default MLP first if needed.
+
+    Returns:
+        (probabilities per framework label, the run id now holding the models, a note saying
+        why the default models were trained, or "").
+    """
+    reason = why_not_loaded(run_id)
+    run = get_run(run_id)
+    if reason is None and run.side * run.side != x.shape[1]:
+        reason = f"Your models were trained on {run.side}x{run.side} images."
+    note = ""
+    if reason:
+        note = f"{reason} The default MLP was trained on the digits first."
+        on_status("No trained models: training the default MLP first (about 15 s)…")
+        data = load_digits()
+        cfg = make_config(arch="mlp", epochs=DEFAULT_EPOCHS, batch_size=DEFAULT_BATCH, lr=DEFAULT_LR,
+                          optimizer="adam", seed=DEFAULT_SEED, mode="eager",
+                          train_size=len(data.x_train))
+        frameworks, _ = choose_frameworks(True)
+        release(run_id)
+        for event in train_side_by_side(data, cfg, frameworks=frameworks, threads=1):
+            run_id = event.get("run_id", run_id)
+    return predict(run_id, x), run_id, note
 
 
 def race(data: Dataset, cfg: TrainConfig, *, frameworks: list[str], variants: dict[str, tuple[str, ...]],
