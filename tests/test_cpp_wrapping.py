@@ -318,8 +318,8 @@ class FakeClient:
         self.created.append(("database", name))
         return self
 
-    def create_container_if_not_exists(self, id, partition_key):
-        self.created.append(("container", id, partition_key))
+    def create_container_if_not_exists(self, id, partition_key, **policies):
+        self.created.append(("container", id, partition_key, policies))
         return self.container
 
     def get_database_client(self, name):
@@ -355,7 +355,7 @@ def test_cosmos_seed_creates_partitioned_container_and_upserts(fake_cosmos):
     count = knowledge.cosmos_seed(knowledge.CosmosTarget("https://localhost:8081/", "k"))
     client = fake_cosmos.instances[-1]
     assert count == len(knowledge.load_documents()) == len(client.container.upserts)
-    kind, name, pk = client.created[1]
+    kind, name, pk, _ = client.created[1]
     assert (kind, name) == ("container", "knowledge") and pk["paths"] == ["/kind"]
 
 

@@ -1,7 +1,7 @@
 """Lab 5 UI: C++/CUDA wrapping, a Cosmos-style NoSQL knowledge base, and huggingface_hub.
 
 UI only: the logic lives in build.py, wrapping.py, cosmos_sql.py, knowledge.py, hub_tour.py,
-local_hub.py and orgs.py beside this file.
+local_hub.py, orgs.py and semantic.py beside this file.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import gradio as gr
 
 from labs import get
-from labs.cpp_wrapping import build, cosmos_sql, hub_tour, knowledge, local_hub, orgs, wrapping
+from labs.cpp_wrapping import build, cosmos_sql, hub_tour, knowledge, local_hub, orgs, semantic, wrapping
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("cpp_wrapping")
@@ -131,6 +131,21 @@ def cosmos_run(endpoint, key, database, container, query, params, partition):
     rows = knowledge.cosmos_query(knowledge.resolve_target(endpoint, key, database, container), query, params,
                                   _pk(partition))
     return rows
+
+
+@friendly
+def semantic_search(question, k, folder, progress=gr.Progress()):
+    progress(0, desc="Embedding the documents and the question (the first search loads the model)…")
+    result = semantic.search(question, k, folder)
+    note, statements = semantic.explain(result)
+    return result.rows, statements, note
+
+
+@friendly
+def semantic_cosmos(endpoint, key, database, container, question, k, folder, progress=gr.Progress()):
+    progress(0, desc="Embedding, upserting and querying Cosmos DB…")
+    target = knowledge.resolve_target(endpoint, key, database, container)
+    return semantic.cosmos_semantic_search(target, question, k, folder)
 
 
 # --- Part 3: huggingface_hub -----------------------------------------------------------------
@@ -292,9 +307,39 @@ with gr.Blocks(title=LAB.title) as demo:
             seed_btn.click(cosmos_seed, [c_endpoint, c_key, c_db, c_container], cosmos_msg, api_name=f"{SLUG}_cosmos_seed")
             cosmos_btn.click(cosmos_run, [c_endpoint, c_key, c_db, c_container, query, params, partition], cosmos_rows,
                              api_name=f"{SLUG}_cosmos_query")
+        with gr.Accordion("Semantic search: MiniLM embeddings + VectorDistance", open=False):
+            gr.Markdown(
+                "Search by meaning, not by words. Each document's title, tags and headings become a 384-number "
+                f"vector ({semantic.MODEL_LABEL}: mean pooling over tokens, then length 1), and the question is ranked "
+                "against them with Cosmos DB's `VectorDistance` (cosine). It runs locally on the SQLite stand-in; with "
+                "the account above, **Search on Cosmos DB** creates a vector-indexed container "
+                f"(`{semantic.VECTOR_CONTAINER}`), upserts the documents with their embeddings and runs the same query.")
+            with gr.Row():
+                question = gr.Dropdown(list(semantic.EXAMPLE_QUESTIONS), value=semantic.EXAMPLE_QUESTIONS[0],
+                                       allow_custom_value=True, label="Question (pick one or type your own)",
+                                       scale=3, elem_id=f"{SLUG}-question")
+                top_k = gr.Slider(1, semantic.MAX_K, value=5, step=1, label="How many results (TOP @k)")
+                model_dir = gr.Textbox(label="Model folder (optional)", placeholder="empty: the bundled MiniLM",
+                                       info="Any save_pretrained folder of a BERT-like encoder.")
+            with gr.Row():
+                semantic_btn = gr.Button("▶ Search by meaning", variant="primary", elem_id=f"{SLUG}-semantic")
+                semantic_cosmos_btn = gr.Button("Search on Cosmos DB (vector index)")
+            semantic_note = gr.Markdown()
+            with gr.Row():
+                semantic_rows = gr.JSON(label="Nearest documents", elem_id=f"{SLUG}-semantic-rows")
+                semantic_sql = gr.Code(language="sql", label="The query, in Cosmos SQL and as it ran on SQLite",
+                                       interactive=False)
+            semantic_cosmos_rows = gr.JSON(label="Items from Cosmos DB")
+            with gr.Accordion("The azure-cosmos code for vector search", open=False):
+                gr.Code(semantic.sdk_snippet(), language="python", interactive=False)
+            semantic_btn.click(semantic_search, [question, top_k, model_dir], [semantic_rows, semantic_sql, semantic_note],
+                               api_name=f"{SLUG}_semantic_search", **HEAVY)
+            semantic_cosmos_btn.click(semantic_cosmos, [c_endpoint, c_key, c_db, c_container, question, top_k, model_dir],
+                                      semantic_cosmos_rows, api_name=f"{SLUG}_semantic_cosmos", **HEAVY)
         with gr.Accordion("The documents", open=False):
             gr.JSON(knowledge.load_documents())
-        code_panel(knowledge.run_query, cosmos_sql.Translator.translate, cosmos_sql.Translator.func,
+        code_panel(semantic.search, semantic.embed, semantic.document_text, semantic.numpy_ranking,
+                   semantic.cosmos_vector_container, knowledge.run_query, cosmos_sql.Translator.translate, cosmos_sql.Translator.func,
                    knowledge.json_to_cosmos, knowledge.open_store, knowledge.resolve_target, knowledge.cosmos_query)
 
     with gr.Tab("③ huggingface_hub"):

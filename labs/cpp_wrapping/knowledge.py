@@ -404,8 +404,13 @@ def resolve_target(endpoint: str | None, key: str | None, database: str | None =
     return CosmosTarget(endpoint, key, (database or "").strip() or "labs", (container or "").strip() or "knowledge")
 
 
-def cosmos_container(target: CosmosTarget, *, create: bool = False) -> Any:
-    """Open the container with the azure-cosmos SDK (creating database and container if asked)."""
+def cosmos_client(target: CosmosTarget) -> tuple[Any, Any]:
+    """The `azure.cosmos` module and a `CosmosClient` for `target`, after checking endpoint and key.
+
+    Raises:
+        QueryError: The endpoint is not a URL or the key is empty.
+        MissingDependency: azure-cosmos is not installed (the message says what to install).
+    """
     from shared.optional import require
 
     cosmos = require("azure.cosmos", slug="cpp_wrapping", purpose="querying a real Cosmos DB account")
@@ -414,7 +419,12 @@ def cosmos_container(target: CosmosTarget, *, create: bool = False) -> Any:
                          "(or https://localhost:8081/ for the emulator).")
     if not target.key:
         raise QueryError("The Cosmos key is empty. Paste the account's primary key (it is never shown or stored).")
-    client = cosmos.CosmosClient(target.endpoint, credential=target.key)
+    return cosmos, cosmos.CosmosClient(target.endpoint, credential=target.key)
+
+
+def cosmos_container(target: CosmosTarget, *, create: bool = False) -> Any:
+    """Open the container with the azure-cosmos SDK (creating database and container if asked)."""
+    cosmos, client = cosmos_client(target)
     if create:
         database = client.create_database_if_not_exists(target.database)
         return database.create_container_if_not_exists(

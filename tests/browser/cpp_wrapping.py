@@ -41,3 +41,6 @@ def api_smoke(client) -> None:
     rows, sql, sdk, notes = client.predict(knowledge.EXAMPLES[0][1], "[]", "(cross-partition)",
                                            api_name="/cpp_wrapping_query")
     assert [r["year"] for r in rows] == [2022, 2022, 2021, 2020], rows
+    rows, statements, note = client.predict("fine-tuning a big language model cheaply", 3, "",
+                                            api_name="/cpp_wrapping_semantic_search")
+    assert rows[0]["id"] == "paper-lora" and "VectorDistance" in statements, rows
