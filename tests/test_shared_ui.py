@@ -1,5 +1,6 @@
 """shared/ui.py: friendly errors, the code panel's source, the missing-dependency banner, serving."""
 
+import inspect
 import logging
 
 import gradio as gr
@@ -56,8 +57,6 @@ def test_friendly_keeps_generators_streaming_and_translates_their_errors():
 
 
 def test_friendly_keeps_the_signature_gradio_inspects():
-    import inspect
-
     @ui.friendly
     def handler(a, b=2, progress=gr.Progress()):
         return a + b
@@ -70,6 +69,19 @@ def test_source_of_reads_real_source_and_says_when_it_cannot():
     text = ui.source_of(ui.source_of, len)
     assert "def source_of(" in text
     assert "source of 'len' is not available" in text
+
+
+def test_source_of_matches_inspect_for_functions_methods_and_decorated_ones():
+    from labs.cpp_wrapping import cosmos_sql, knowledge, semantic
+
+    objects = [ui.friendly, ui.serve, cosmos_sql.Translator.translate, cosmos_sql.Translator.func,
+               semantic._load, semantic.search, knowledge.run_query, knowledge.CosmosTarget.__repr__]
+    objects += [obj for _, obj in inspect.getmembers(semantic, inspect.isfunction) if obj.__module__ == semantic.__name__]
+    for obj in objects:
+        assert ui._function_source(obj) is not None, obj
+        assert ui.source_of(obj) == inspect.getsource(obj).rstrip() + "\n", obj
+    assert ui._function_source(lambda: 1) is None  # lambdas fall back to inspect
+    assert "class Translator" in ui.source_of(cosmos_sql.Translator)  # classes too
 
 
 def test_header_and_missing_banner_render_what_the_lab_says():
