@@ -27,6 +27,11 @@ def run_example(page) -> None:
     page.locator("#cpp_wrapping-run-query").click()
     expect(page.locator("#cpp_wrapping-rows")).to_contain_text("FlashAttention", timeout=60_000)
 
+    # Semantic search: the shipped question finds GPU material by meaning (MiniLM + VectorDistance).
+    page.get_by_text("Semantic search: MiniLM embeddings + VectorDistance").click()
+    page.locator("#cpp_wrapping-semantic").click()
+    expect(page.locator("#cpp_wrapping-semantic-rows")).to_contain_text("cuda_benchmark", timeout=60_000)
+
     # Back to part 1 for the screenshot.
     page.get_by_role("tab", name="① Wrap C++ & CUDA").click()
     expect(summary).to_be_visible()
