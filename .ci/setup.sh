@@ -10,6 +10,11 @@ want_tests=false
 [[ "${1:-}" == "--test" ]] && want_tests=true
 
 if [[ ! -x .venv/bin/python ]]; then
+  if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "!! the suite needs Python 3.11 or newer; '$PYTHON' is $("$PYTHON" --version 2>/dev/null || echo "not found")." >&2
+    echo "   Install one (e.g. python3.11 from your package manager or pyenv), then: PYTHON=python3.11 bash .ci/setup.sh" >&2
+    exit 1
+  fi
   echo "==> creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv || {
     rm -rf .venv
