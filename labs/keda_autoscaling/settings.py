@@ -143,16 +143,30 @@ def parse_size(text) -> tuple[float, float]:
     return cpu, mem
 
 
-def _check_int(value, label: str, low: int, high: int, hint: str = "") -> int:
+def parse_number(value, label: str, *, whole: bool, error: type[ValueError] | None = None,
+                 empty_hint: str = "") -> float | int:
+    """One raw UI value (None, a number or text) as a finite number, or `error` naming the box.
+
+    Args:
+        whole: Accept whole numbers only (and return an int).
+        error: The exception class to raise (default `SettingsError`).
+        empty_hint: Appended to the "is empty" message, e.g. the allowed range.
+    """
+    error = error or SettingsError
+    kind = "a whole number" if whole else "a number"
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise SettingsError(f"{label} is empty. Enter a whole number between {low} and {high}.")
+        raise error(f"{label} is empty. Enter {kind}{empty_hint}.")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise SettingsError(f"{label} must be a whole number, got {value!r}.") from None
-    if not math.isfinite(number) or number != int(number):
-        raise SettingsError(f"{label} must be a whole number, got {value!r}.")
-    number = int(number)
+        raise error(f"{label} must be {kind}, got {value!r}.") from None
+    if not math.isfinite(number) or (whole and number != int(number)):
+        raise error(f"{label} must be {kind}, got {value!r}.")
+    return int(number) if whole else number
+
+
+def _check_int(value, label: str, low: int, high: int, hint: str = "") -> int:
+    number = parse_number(value, label, whole=True, empty_hint=f" between {low} and {high}")
     if not low <= number <= high:
         raise SettingsError(f"{label} must be between {low} and {high}, got {number}. {hint}".strip())
     return number

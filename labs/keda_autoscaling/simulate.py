@@ -36,6 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labs.keda_autoscaling.settings import parse_number
+
 MAX_SECONDS = 7 * 86_400  # a week at 1 s resolution: ~0.6 M steps, still a few seconds
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_RATE = 1_000_000  # requests per second in one row; more is almost surely a unit mistake
@@ -95,16 +97,7 @@ class ScaleRule:
 
 def _number(value, label: str, *, whole: bool) -> float | int:
     """One raw UI value as a number, or a TrafficError naming the box and what to enter."""
-    kind = "a whole number" if whole else "a number"
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise TrafficError(f"{label} is empty. Enter {kind}.")
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise TrafficError(f"{label} must be {kind}, got {value!r}.") from None
-    if not math.isfinite(number) or (whole and number != int(number)):
-        raise TrafficError(f"{label} must be {kind}, got {value!r}.")
-    return int(number) if whole else number
+    return parse_number(value, label, whole=whole, error=TrafficError)
 
 
 def rule_from_inputs(name: str, min_replicas, max_replicas, target, polling_s, cooldown_s, startup_s, metric,
