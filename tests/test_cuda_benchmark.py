@@ -179,6 +179,25 @@ def test_hardware_report_on_this_machine():
         assert report["cuda"]["devices"] == [] and "No CUDA GPU here" in text
 
 
+def test_cpu_caches_are_read_from_sysfs_and_shown_on_the_card(tmp_path):
+    """The card lists the cache sizes the bandwidth sweep is meant to be read against."""
+    from labs.cuda_benchmark.hardware import caches_text, cpu_caches
+
+    for i, (level, kind, size, shared) in enumerate([(1, "Data", "48K", "0"), (1, "Instruction", "32K", "0"),
+                                                     (2, "Unified", "2048K", "0"), (3, "Unified", "32M", "0-7")]):
+        folder = tmp_path / f"index{i}"
+        folder.mkdir()
+        for name, value in (("level", level), ("type", kind), ("size", size), ("shared_cpu_list", shared)):
+            (folder / name).write_text(f"{value}\n")
+    caches = cpu_caches(tmp_path)
+    assert [(c["level"], c["size"]) for c in caches] == [(1, 48 * 2**10), (1, 32 * 2**10), (2, 2**21), (3, 2**25)]
+    assert caches_text(caches) == "L1d 48 KiB, L1i 32 KiB, L2 2 MiB, L3 32 MiB (shared by CPUs 0-7)"
+    assert cpu_caches(tmp_path / "missing") == []
+    report = hardware_report()
+    report["cpu"]["caches"] = caches
+    assert "- Caches (CPU 0): L1d 48 KiB" in report_markdown(report)
+
+
 def test_broken_cuda_is_reported_not_raised(monkeypatch):
     import torch
 
@@ -425,6 +444,32 @@ def test_load_results_refuses_junk(tmp_path, content, msg):
         path.write_text(content)
     with pytest.raises(res.ResultsFileError, match=msg):
         res.load_results(path)
+
+
+@pytest.mark.parametrize("change, msg", [
+    ({"median_s": float("nan")}, "invalid median_s"), ({"median_s": True}, "invalid median_s"),
+    ({"tflops": "fast"}, "invalid tflops"), ({"size": "abc"}, "invalid size"),
+    ({"section": ["matmul"]}, "section that is not text"), ({"size_label": "big"}, "size_label"),
+    ({"method": {"x": 1}}, "method that is not text"),
+])
+def test_load_results_refuses_damaged_rows(tmp_path, change, msg):
+    """A damaged row is refused with its row number, instead of failing later inside the comparison."""
+    doc = json.loads(SHIPPED.read_text())
+    doc["rows"][0].update(change)
+    path = tmp_path / "damaged.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(res.ResultsFileError, match=f"Row 0 .*{msg}"):
+        res.load_results(path)
+
+
+def test_load_results_refuses_a_damaged_context(tmp_path):
+    doc = json.loads(SHIPPED.read_text())
+    for context in ("oops", {"device": ["cpu"]}):
+        doc["context"] = context
+        path = tmp_path / "damaged.json"
+        path.write_text(json.dumps(doc))
+        with pytest.raises(res.ResultsFileError, match="damaged \"context\""):
+            res.load_results(path)
 
 
 def test_shipped_run_loads():

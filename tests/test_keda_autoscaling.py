@@ -223,6 +223,20 @@ def test_day_profile_runs():
     assert len(res.replicas) == 86_400 and res.summary["requests"] > 100_000
 
 
+def test_each_simulator_example_shows_a_difference_between_a_and_b():
+    """A shipped A-vs-B example whose two settings give the same figures would teach nothing."""
+    from labs.keda_autoscaling.app import SIM_EXAMPLES
+
+    for label, values in SIM_EXAMPLES:
+        profile, _, service_s, capacity = values[:4]
+        traffic = simulate.PROFILES[profile]()
+        a, b = (simulate.simulate(traffic, simulate.rule_from_inputs(name, *side, service_s, capacity)).summary
+                for name, side in (("A", values[4:11]), ("B", values[11:18])))
+        assert (a["replica_seconds"], a["p95_latency_s"]) != (b["replica_seconds"], b["p95_latency_s"]), label
+    day = dict(SIM_EXAMPLES)["A day: ACA rate vs in-flight metric"]
+    assert day[6] == day[13] and (day[10], day[17]) == ("aca_rate", "concurrency")
+
+
 def test_traffic_upload_parsing(tmp_path):
     good = tmp_path / "good.csv"
     good.write_text("second,requests\n0,1\n1,2.5\n2,0\n")

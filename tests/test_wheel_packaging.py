@@ -274,6 +274,22 @@ def test_pipeline_yields_each_step_and_keeps_only_the_downloads():
     assert installed.example == generated.trained.config["examples"][0]["input"]
 
 
+def test_shelf_sweep_survives_an_entry_removed_meanwhile(monkeypatch, tmp_path):
+    """Two requests sweep the shelf at once: an entry the other one removed is skipped, not an error."""
+    import os
+    import time
+
+    from labs.wheel_packaging import workdir
+
+    monkeypatch.setattr(workdir, "SHELF", tmp_path)
+    old = tmp_path / "old"
+    old.mkdir()
+    os.utime(old, (time.time() - workdir.KEEP_S - 10,) * 2)
+    (tmp_path / "gone").symlink_to(tmp_path / "removed-by-another-request")  # stat() raises FileNotFoundError
+    assert workdir.sweep() == 1 and not old.exists()
+    assert workdir.keep() == []  # keep() sweeps first; it no longer fails on such an entry either
+
+
 def test_has_source_spots_py_files(trained, tmp_path):
     proj = project.render_project(spec_for(), trained["moons"])
     built = building.run_build(project.write_project(proj, tmp_path / "p"), tmp_path / "dist", isolated=False,

@@ -3,7 +3,7 @@
 Everything is read from the operating system and from torch's own queries, nothing is assumed:
 
 * CPU: model, vendor, cores and threads, the cores this process may use, clock, SIMD flags
-  (AVX2, AVX-512, AMX...), memory (and a container's memory limit, which is what really counts);
+  (AVX2, AVX-512, AMX...), cache sizes, memory (and a container's memory limit, which is what really counts);
 * torch build: versions of torch, CUDA, cuDNN, the BLAS library, threads, oneDNN;
 * every CUDA device with *all* fields of ``torch.cuda.get_device_properties`` plus free/total memory
   and the matching spec-sheet entry; Apple MPS when present.
@@ -66,6 +66,35 @@ def parse_cpuinfo(text: str) -> dict[str, Any]:
             "logical": len(blocks), "physical": len(cores) or None}
 
 
+def cpu_caches(root: str | Path = "/sys/devices/system/cpu/cpu0/cache") -> list[dict[str, Any]]:
+    """The caches CPU 0 sees (Linux sysfs): level, type, size in bytes and which CPUs share each one.
+
+    Returns an empty list where sysfs has no cache folder (macOS, Windows, some containers).
+    """
+    caches = []
+    for index in sorted(Path(root).glob("index*")):
+        level = _read(str(index / "level")).strip()
+        match = re.fullmatch(r"(\d+)([KMG]?)", _read(str(index / "size")).strip())
+        if not level.isdigit() or not match:
+            continue
+        size = int(match.group(1)) * {"": 1, "K": 2**10, "M": 2**20, "G": 2**30}[match.group(2)]
+        caches.append({"level": int(level), "type": _read(str(index / "type")).strip() or "Unified",
+                       "size": size, "shared_cpus": _read(str(index / "shared_cpu_list")).strip()})
+    return caches
+
+
+def caches_text(caches: list[dict[str, Any]]) -> str:
+    """One line for the card, e.g. ``L1d 48 KiB, L1i 64 KiB, L2 2 MiB, L3 480 MiB (shared by CPUs 0-1)``."""
+    parts = []
+    for cache in caches:
+        kind = {"Data": "d", "Instruction": "i"}.get(cache["type"], "")
+        size = cache["size"]
+        shown = f"{size / 2**20:g} MiB" if size >= 2**20 else f"{size / 2**10:g} KiB"
+        shared = f" (shared by CPUs {cache['shared_cpus']})" if re.search(r"[-,]", cache["shared_cpus"]) else ""
+        parts.append(f"L{cache['level']}{kind} {shown}{shared}")
+    return ", ".join(parts)
+
+
 def memory_bytes() -> dict[str, int | None]:
     """Total and available RAM, and the container (cgroup) limit if one is set."""
     info = {}
@@ -114,6 +143,7 @@ def cpu_info() -> dict[str, Any]:
         "simd": [f for f in SIMD_FLAGS if f in parsed["flags"]],
         "flags": sorted(parsed["flags"]),
         "memory": memory_bytes(),
+        "caches": cpu_caches(),
     }
 
 
@@ -245,6 +275,7 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- {cpu['physical_cores'] or '?'} physical cores, {cpu['logical_cpus']} logical CPUs, "
         f"{cpu['usable_cpus']} usable by this process; clock {cpu['clock_ghz'] or '?'} GHz ({cpu['clock_source']})",
         f"- SIMD: {', '.join(cpu['simd']) or 'none detected'}",
+        f"- Caches (CPU 0): {caches_text(cpu.get('caches') or []) or 'not reported by this OS'}",
         f"- Memory: {_gb(mem['total'])} total, {_gb(mem['available'])} available{limit}",
     ]
     peak = report.get("cpu_peak")

@@ -22,6 +22,9 @@ KEEP_S = 3600  # saved runs older than an hour are deleted when a new run is sav
 FILE_PREFIX = "cuda_benchmark-"
 MAX_RESULTS_BYTES = 5 * 1024 * 1024  # a saved run is a few kB; anything this big is not one
 REQUIRED_ROW_KEYS = ("section", "variant", "dtype", "size", "median_s")
+ROW_TEXT_KEYS = ("device", "device_name", "size_label", "method")  # optional; text or null
+ROW_NUMBER_KEYS = ("iqr_s", "best_s", "repeats", "flops", "bytes", "tflops", "gbps", "peak_tflops", "peak_gbps",
+                   "pct_peak", "naive_cold_s", "naive_cold_tflops", "naive_nosync_s", "naive_nosync_tflops")
 TABLE_COLUMNS = ("section", "variant", "device", "dtype", "size_label", "median_ms", "iqr_ms", "repeats",
                  "gflops", "gbps", "pct_peak", "naive_cold_ms", "naive_nosync_ms", "method")
 
@@ -363,9 +366,45 @@ def load_results(path: str | Path | None) -> dict[str, Any]:
         if missing:
             raise ResultsFileError(f"Row {i} of '{p.name}' lacks {', '.join(missing)}; the file is damaged. "
                                    "Save the run again.")
-        if not isinstance(row["median_s"], (int, float)) or row["median_s"] <= 0:
-            raise ResultsFileError(f"Row {i} of '{p.name}' has an invalid median_s {row['median_s']!r}.")
+        problem = _row_problem(row)
+        if problem:
+            raise ResultsFileError(f"Row {i} of '{p.name}' {problem}; the file is damaged. Save the run again.")
+    context = doc.get("context", {})
+    if not isinstance(context, dict) or not isinstance(context.get("device", ""), str):
+        raise ResultsFileError(f"'{p.name}' has a damaged \"context\" (expected an object with a text \"device\"). "
+                               "Save the run again.")
     return doc
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (JSON's NaN and Infinity, and true/false, are not numbers here)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short (a damaged file can hold anything)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _row_problem(row: dict[str, Any]) -> str | None:
+    """What is wrong with one saved row's types (as `_row` in suite.py writes them), or None."""
+    for key in ("section", "variant", "dtype"):
+        if not isinstance(row[key], str):
+            return f"has a {key} that is not text ({_shown(row[key])})"
+    if not isinstance(row["size"], int) or isinstance(row["size"], bool) or row["size"] <= 0:
+        return f"has an invalid size {_shown(row['size'])} (a positive whole number)"
+    if not _is_number(row["median_s"]) or row["median_s"] <= 0:
+        return f"has an invalid median_s {_shown(row['median_s'])} (a positive number of seconds)"
+    for key in ROW_TEXT_KEYS:
+        if row.get(key) is not None and not isinstance(row[key], str):
+            return f"has a {key} that is not text ({_shown(row[key])})"
+    for key in ROW_NUMBER_KEYS:
+        if row.get(key) is not None and not _is_number(row[key]):
+            return f"has an invalid {key} {_shown(row[key])} (a number or null)"
+    if row["section"] == "matmul" and row.get("size_label", str(row["size"])) != str(row["size"]):
+        return f"has a matmul size_label {_shown(row['size_label'])} that is not its size {row['size']}"
+    return None
 
 
 def compare_frame(live: list[dict[str, Any]], saved: list[dict[str, Any]], *, saved_label: str = "saved"):

@@ -182,8 +182,10 @@ SIM_EXAMPLES = [
                                1, 10, 10, 30, 900, 10, "aca_rate"]),
     ("Spiky: slow vs fast polling and start-up", ["spiky (1 h)", None, 0.5, 20, 0, 10, 10, 30, 900, 10, "aca_rate",
                                                   0, 10, 10, 5, 900, 3, "aca_rate"]),
+    # The same target under both metrics: at 0.5 s per request, 10 in flight is 20 requests/s (Little's law),
+    # so B needs about half of A's replicas. (Target 5 in flight would equal A's 10 requests/s exactly.)
     ("A day: ACA rate vs in-flight metric", ["business day (24 h)", None, 0.5, 20, 0, 10, 10, 30, 900, 10, "aca_rate",
-                                             0, 10, 5, 30, 900, 10, "concurrency"]),
+                                             0, 10, 10, 30, 900, 10, "concurrency"]),
 ]
 
 

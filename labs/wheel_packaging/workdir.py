@@ -32,9 +32,12 @@ def sweep(now: float | None = None) -> int:
     removed = 0
     if SHELF.is_dir():
         for entry in SHELF.iterdir():
-            if now - entry.stat().st_mtime > KEEP_S:
-                shutil.rmtree(entry, ignore_errors=True)
-                removed += 1
+            try:
+                if now - entry.stat().st_mtime > KEEP_S:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed += 1
+            except FileNotFoundError:  # removed by a concurrent request between iterdir() and stat()
+                pass
     return removed
 
 
