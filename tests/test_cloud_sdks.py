@@ -164,6 +164,24 @@ def test_payload_limits(tmp_path):
         runner.run_queues(credentials.Credentials(), "q-name", ["m"] * (runner.MAX_MESSAGES + 1))
 
 
+def test_an_empty_cloud_selection_is_refused_not_read_as_all():
+    # Unticking every cloud must not run all three (None, the default, still means all).
+    for run, args in ((runner.run_storage, ("ml-lab-demo", "a.txt", b"x")), (runner.run_queues, ("q-name", ["m"]))):
+        with pytest.raises(runner.InputError, match="Pick at least one cloud"):
+            run(credentials.Credentials(), *args, clouds=[])
+    assert runner._pick_clouds(None) == list(runner.CLOUDS)
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/./b", "models/v1./card.md"])
+def test_object_names_with_dot_segments_are_refused_before_any_call(name):
+    # Azure refuses a path segment ending in '.', and '.' / '..' segments break signed URLs; the
+    # Cloud Storage emulator even hangs on them until the SDK's retry gives up.
+    assert any("path segment" in p for p in naming.object_name_problems(name))
+    with pytest.raises(naming.NamingError, match="path segment"):
+        runner.run_storage(credentials.Credentials(), "ml-lab-demo", name, b"x")
+    assert not naming.object_name_problems("models/v1.2/card.md")
+
+
 # --- Package snapshot, botocore coverage, facts -------------------------------------------------
 
 def test_snapshot_loads_with_a_date_and_plausible_counts():

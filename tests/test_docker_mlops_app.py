@@ -221,3 +221,29 @@ def test_docker_buttons_follow_the_engine(app, client):
 def test_compose_down_refuses_a_name_that_is_not_a_dns_label(client):
     with pytest.raises(AppError, match="DNS label"):
         client.predict("../../etc/passwd", api_name="/docker_mlops_compose_down")
+
+
+def test_any_torch_with_its_own_cuda_build_can_be_generated_in_one_call(client):
+    # A fresh session has not called cuda_choices: the CUDA dropdown still lists the default torch's builds.
+    from gradio_client import Client
+
+    fresh = Client(client.src, verbose=False, download_files=False)
+    values = list(SETTINGS)
+    values[6:8] = ["2.9.1", "13.0"]
+    summary, *_, cog_yaml, _, _, _, _, _ = fresh.predict(*values, api_name="/docker_mlops_generate")
+    assert "every check passed" in summary and 'cuda: "13.0"' in cog_yaml
+    values[6:8] = ["2.4.1", "12.6"]  # a pair PyTorch never built: our own check says so
+    with pytest.raises(AppError, match="torch 2.4.1 has no CUDA 12.6 build"):
+        fresh.predict(*values, api_name="/docker_mlops_generate")
+
+
+@pytest.mark.parametrize("text,rounds,field", [("hello", None, "rounds"), (None, 100, "text")])
+def test_cog_run_with_an_empty_field_says_which_before_starting_a_server(app, monkeypatch, text, rounds, field):
+    import gradio as gr
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("cog's server must not start for an empty field")
+
+    monkeypatch.setattr(app.cog_local, "predict_locally", refuse)
+    with pytest.raises(gr.Error, match=f"The {field} field is empty"):
+        app.run_cog(*SETTINGS, text, rounds)

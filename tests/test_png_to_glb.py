@@ -98,3 +98,12 @@ def test_code_panel_shows_the_real_functions():
 
     code = source_of(convert.convert, mesh.build_mesh)
     assert "def convert(" in code and "def build_mesh(" in code
+
+
+def test_resolution_slider_states_the_limits_the_api_enforces():
+    import gradio as gr
+
+    slider = next(b for b in app.demo.blocks.values()
+                  if isinstance(b, gr.Slider) and str(b.label).startswith("Resolution"))
+    # gradio refuses values outside the slider's own range, through the API too: the hint must say so.
+    assert f"{slider.minimum:g} to {slider.maximum:g} here and through gradio_client" in slider.info

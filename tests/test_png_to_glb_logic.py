@@ -625,3 +625,16 @@ def test_zz_every_glb_passes_the_khronos_validator(glb_dir, example_paths):
     junk = glb_dir / "junk.bin"
     junk.write_bytes(b"not a glb")
     assert "error" in gv.validate(junk)[str(junk)]
+
+
+def test_readme_black_threshold_step_does_what_it_says(tmp_path):
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "labs" / "png_to_glb" / "README.md").read_text()
+    found = re.search(r"Raise \*Black threshold\* to (\d+) on the (\w+) example", readme)
+    assert found, "the Things to try step about the black threshold is missing"
+    threshold, name = int(found.group(1)), found.group(2)
+    image = examples.draw_example(name, size=64)
+    cells = [convert(image, Settings(resolution=64, black_threshold=t), tmp_path / str(t)).stats["black_cells"]
+             for t in (0, threshold)]
+    assert cells[1] > cells[0], f"threshold {threshold} on the {name} example joins no dark area to the plane"

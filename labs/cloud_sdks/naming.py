@@ -106,6 +106,9 @@ def object_name_problems(name: str) -> list[str]:
         p.append("must not start with '.well-known/acme-challenge/' (Cloud Storage)")
     if name.endswith((".", "/")):
         p.append("should not end with '.' or '/' (Azure drops or treats them specially)")
+    elif any(part.endswith(".") for part in name.split("/")):
+        p.append("must not have a path segment ending with '.', such as '..' (Azure refuses it, and URLs resolve "
+                 "'.' and '..' as relative paths)")
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         p.append("should not contain control characters")
     return p

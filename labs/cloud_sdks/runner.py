@@ -117,8 +117,9 @@ def final_name(base: str, unique: bool) -> str:
 
 
 def _pick_clouds(clouds) -> list[str]:
-    chosen = [c for c in CLOUDS if c in (clouds or CLOUDS)]
-    unknown = [c for c in (clouds or []) if c not in CLOUDS]
+    clouds = CLOUDS if clouds is None else clouds  # None: all; an empty selection is refused below
+    chosen = [c for c in CLOUDS if c in clouds]
+    unknown = [c for c in clouds if c not in CLOUDS]
     if unknown or not chosen:
         raise InputError(f"Pick at least one cloud from {', '.join(CLOUDS)}" + (f" (unknown: {unknown})" if unknown else "") + ".")
     return chosen

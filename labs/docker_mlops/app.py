@@ -79,6 +79,9 @@ def cuda_choices(torch):
 def run_cog(source, name, image, tag, n, python, torch, cuda, gpu, secret, text, rounds, progress=gr.Progress()):
     """Serve the generated predict.py with cog's own HTTP server (Replicate's runtime) and predict once."""
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
+    if rounds is None or text is None:
+        raise SettingsError(f"The {'rounds' if rounds is None else 'text'} field is empty: type a value "
+                            f"(e.g. text 'hello', rounds {DEFAULT_ROUNDS}) and run again.")
     files = templates.generate_files(s, title=s.name)
     progress(0.1, desc="starting cog's HTTP server (python -m cog.server.http) with predict.py")
     out = cog_local.predict_locally(files["replicate/predict.py"], files["replicate/replica.py"],
@@ -253,8 +256,10 @@ with gr.Blocks(title=LAB.title) as demo:
                 g_n = gr.Slider(MIN_REPLICAS, MAX_REPLICAS, value=DEFAULT_REPLICAS, step=1, label="Replicas")
                 g_py = gr.Dropdown(list(PYTHON_VERSIONS), value=DEFAULT_PYTHON, label="Python")
                 g_torch = gr.Dropdown(list(TORCH_CUDA), value=DEFAULT_TORCH, label="torch (cog image)")
+                # The choices follow torch (cuda_choices), but an API call may name any torch with one of its
+                # own CUDA builds in one request: check_torch_cuda checks the pair, not the starting choices.
                 g_cuda = gr.Dropdown(list(TORCH_CUDA[DEFAULT_TORCH]["cuda"]), value=newest_cuda(DEFAULT_TORCH),
-                                     label="CUDA (builds of that torch)")
+                                     label="CUDA (builds of that torch)", allow_custom_value=True)
                 g_gpu = gr.Checkbox(D.gpu, label="GPU image on Replicate")
                 g_secret = gr.Checkbox(D.build_secret, label="Show a build secret (HF_TOKEN by mount)")
             g_inputs = [g_source, g_name, g_image, g_tag, g_n, g_py, g_torch, g_cuda, g_gpu, g_secret]

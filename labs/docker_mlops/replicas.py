@@ -460,7 +460,7 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
             return lambda k: say(base + 0.8 / phases_total * k / requests, f"request {k}/{requests}")
 
         shots, wall = fire(nginx.port, requests, rounds=rounds, concurrency=concurrency, on_done=tick(0.2))
-        result.phases.append(Phase(f"{n_replicas} replicas healthy", shots, wall, names))
+        result.phases.append(Phase(f"{n_replicas} replica{'s' if n_replicas != 1 else ''} healthy", shots, wall, names))
         if kill_one:
             victim = replica_set.kill(0)
             say(0.2 + 0.8 / phases_total, f"killed replica {victim.name} (pid {victim.proc.pid}) with SIGKILL")

@@ -101,7 +101,8 @@ with gr.Blocks(title=LAB.title) as demo:
             with gr.Row():
                 size = gr.Slider(*R["size_mm"], value=D.size_mm, step=1, label="Long side (mm)")
                 resolution = gr.Slider(16, 1024, value=D.resolution, step=16, label="Resolution (long side, vertices)",
-                                       info=f"The API accepts {R['resolution'][0]:g} to {R['resolution'][1]:g}")
+                                       info=f"16 to 1024 here and through gradio_client; convert.convert in Python "
+                                            f"accepts {R['resolution'][0]:g} to {R['resolution'][1]:g}")
             with gr.Row():
                 gamma = gr.Slider(*R["gamma"], value=D.gamma, step=0.05, label="Gamma")
                 smoothing = gr.Slider(*R["smoothing"], value=D.smoothing, step=0.25, label="Smoothing (sigma, px)")
