@@ -52,6 +52,16 @@ def test_generate_refuses_out_of_range_numbers(kwargs, message):
         data.generate("blobs", **kwargs)
 
 
+@pytest.mark.parametrize("value, message", [(None, "Seed is empty"), ("", "Seed is empty"),
+                                            (2.5, "whole number"), (-1, "between 0 and"),
+                                            (10**20, "between 0 and"), ("seven", "must be a number")])
+def test_number_fields_are_checked_with_a_message(value, message):
+    with pytest.raises(DataError, match=message):
+        data.number(value, data.SEED_RANGE, "Seed", whole=True)
+    assert data.number(7.0, data.SEED_RANGE, "Seed", whole=True) == 7
+    assert data.number(0.01, models.LR_RANGE, "Learning rate") == 0.01
+
+
 def test_drawn_digits_are_learnable():
     ds = data.generate("drawn digits", classes=10, per_class=30, noise=0.2, seed=0)
     view = experiments.build_model(ds, epochs=40)

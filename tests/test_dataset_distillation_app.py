@@ -88,6 +88,13 @@ def test_csv_upload_and_bad_inputs_get_clear_errors(app, client_for, tmp_path):
     client.predict("wine", api_name=f"/{SLUG}_builtin")
     with pytest.raises(AppError, match="ConvNet needs image data"):
         client.predict("ConvNet", 32, 2, 5, 0.003, 0.25, 0, "(none)", 0, api_name=f"/{SLUG}_train")
+    # An emptied number field arrives as None: a message, not a crash.
+    with pytest.raises(AppError, match="Seed is empty"):
+        client.predict("MLP", 32, 2, 5, 0.003, 0.25, None, "(none)", 0, api_name=f"/{SLUG}_train")
+    with pytest.raises(AppError, match="Learning rate is empty"):
+        client.predict("MLP", 32, 2, 5, None, 0.25, 0, "(none)", 0, api_name=f"/{SLUG}_train")
+    with pytest.raises(AppError, match="Seed is empty"):
+        client.predict("blobs", 3, 100, 0.2, None, api_name=f"/{SLUG}_generate")
     with pytest.raises(AppError, match="at least one method"):
         client.predict([], ["1"], 1, "MLP", 50, 5, api_name=f"/{SLUG}_condense")
     # The server keeps serving after errors: the templates come back and the ZIP template reads.

@@ -160,6 +160,18 @@ def test_drawings_become_digit_like_inputs():
         data.image_to_input(Image.new("RGB", (50, 50), "white"), 8)
 
 
+def test_digits_of_the_set_survive_the_round_trip_through_an_image():
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    errors = []
+    for img in digits.images[:40] / 16:
+        picture = Image.fromarray((255 - img * 255).astype(np.uint8)).resize((80, 80), Image.Resampling.NEAREST)
+        back = data.image_to_input(picture, 8).reshape(8, 8)
+        errors.append(np.abs(back - img / img.max()).mean())
+    assert np.mean(errors) < 0.1  # framed like the set: the digit spans the full height
+
+
 # -- settings ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, message", [

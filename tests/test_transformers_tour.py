@@ -350,6 +350,13 @@ def test_model_report_counts_parameters(cache):
     assert out["megabytes"] == pytest.approx(out["total"] * 4 / 1e6)
 
 
+@pytest.mark.parametrize("task, cls", [("image-classification", "ViTForImageClassification"),
+                                       ("audio-classification", "Wav2Vec2ForSequenceClassification")])
+def test_model_report_needs_no_tokenizer(cache, task, cls):
+    out = internals.describe_model(f"tiny:{task}", cache=cache)  # image/audio models have no tokenizer
+    assert out["class"] == cls and out["total"] > 0
+
+
 def test_next_token_probabilities_and_temperature(cache):
     cold = internals.next_token_table("The cat sat on the", temperature=2.0, k=5, cache=cache)
     sharp = internals.next_token_table("The cat sat on the", temperature=0.5, k=5, cache=cache)
@@ -441,6 +448,17 @@ def test_broken_and_stereo_wav(tmp_path, cache):
         w.writeframes(b"\x00\x10\x00\xf0" * 16_000)  # left +4096, right -4096
     rate, samples = tasks.read_wav(str(stereo))
     assert rate == 16_000 and samples.shape == (16_000,) and abs(samples).max() == 0  # mixed to mono
+
+
+def test_too_short_wav_is_refused_before_the_model(tmp_path, cache):
+    clip = tmp_path / "click.wav"
+    with wave.open(str(clip), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8_000)
+        w.writeframes(b"\x00\x10" * 28)  # 3.5 ms: shorter than the models' convolutions
+    with pytest.raises(ValueError, match="at least 0.1 s"):
+        tasks.classify_audio(str(clip), cache=cache)
 
 
 def test_example_media_are_what_the_generators_make():

@@ -99,7 +99,7 @@ def load_generated(shape, classes, per_class, noise, seed, progress=gr.Progress(
     """Generate a short dataset."""
     progress(0.0, desc=f"generating {shape}")
     return _loaded(data.generate(shape, classes=int(classes), per_class=int(per_class), noise=float(noise),
-                                 seed=int(seed)), progress)
+                                 seed=data.number(seed, data.SEED_RANGE, "Seed", whole=True)), progress)
 
 
 @friendly
@@ -139,7 +139,9 @@ def build(ds, kind, hidden, layers, epochs, lr, test_fraction, seed, drop_class,
     """Train a model on the current dataset and show curves, confusion matrix and the lesson."""
     ds, note = experiments.ensure_dataset(ds)
     view = experiments.build_model(ds, kind=kind, hidden=int(hidden), layers=int(layers), epochs=int(epochs),
-                                   lr=float(lr), test_fraction=float(test_fraction), seed=int(seed),
+                                   lr=data.number(lr, models.LR_RANGE, "Learning rate"),
+                                   test_fraction=float(test_fraction),
+                                   seed=data.number(seed, data.SEED_RANGE, "Seed", whole=True),
                                    drop_class=_drop_index(drop_class), drop_region=float(drop_region or 0),
                                    progress=_progress(progress))
     return note + view.markdown, view.curves, view.confusion, view.lesson, view.files

@@ -45,6 +45,7 @@ SHAPES = ("blobs", "moons", "spirals", "drawn digits")
 GEN_CLASSES = (2, 10)  # range of classes the generator accepts
 GEN_SAMPLES = (10, 1_000)  # range of samples per class
 GEN_NOISE = (0.0, 1.0)
+SEED_RANGE = (0, 2**32 - 1)  # what numpy and torch both accept as a seed
 
 
 class DataError(ValueError):
@@ -132,6 +133,27 @@ def builtin(name: str) -> Dataset:
 def _check_range(value: float, bounds: tuple[float, float], what: str) -> None:
     if value is None or not (bounds[0] <= value <= bounds[1]) or (isinstance(value, float) and math.isnan(value)):
         raise DataError(f"{what} must be between {bounds[0]} and {bounds[1]} (got {value}).")
+
+
+def number(value, bounds: tuple[float, float], what: str, *, whole: bool = False) -> float | int:
+    """`value` from a number field as an int (`whole`) or a float, checked against `bounds`.
+
+    Raises:
+        DataError: For an empty field (None), a non-number, a fraction where a whole number is
+            needed, NaN, or a value out of range.
+    """
+    if value is None or value == "":
+        raise DataError(f"{what} is empty. Type a number between {bounds[0]} and {bounds[1]}.")
+    try:
+        result = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{what} must be a number between {bounds[0]} and {bounds[1]} (got {value!r}).") from None
+    _check_range(result, bounds, what)
+    if whole:
+        if not result.is_integer():
+            raise DataError(f"{what} must be a whole number (got {value}).")
+        return int(result)
+    return result
 
 
 def generate(shape: str, *, classes: int = 3, per_class: int = 100, noise: float = 0.2,

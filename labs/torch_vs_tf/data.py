@@ -264,8 +264,9 @@ def batch_order(n: int, batch_size: int, epochs: int, seed: int) -> list[list[np
 def image_to_input(img, side: int) -> np.ndarray:
     """Turn a drawn or uploaded digit (PIL image, any size) into one model input row.
 
-    Steps, as the digits set was made: grey, ink = bright, crop to the ink, pad to a square with a
-    margin, shrink to SIDE x SIDE with area averaging, scale to [0, 1].
+    Steps, as the digits set was made: grey, ink = bright, crop to the ink, pad to a square (the
+    longer side fills the frame, as every digit of the set touches its top and bottom rows),
+    shrink to SIDE x SIDE with area averaging, scale to [0, 1].
 
     Returns:
         (1, SIDE*SIDE) float32.
@@ -290,7 +291,7 @@ def image_to_input(img, side: int) -> np.ndarray:
     rows, cols = np.where(mask)
     crop = ink[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
     h, w = crop.shape
-    size = int(max(h, w) * 1.25) + 1  # digits in the set fill ~80 % of the frame
+    size = max(h, w)  # no margin: digits in the set span the full height of the frame
     square = np.zeros((size, size), np.float32)
     top, left = (size - h) // 2, (size - w) // 2
     square[top:top + h, left:left + w] = crop

@@ -98,7 +98,7 @@ def describe_model(model: str | None = TINY_BERT, device: str | None = "auto", *
     """
     ref = resolve_model(model, "fill-mask")
     dev = resolve_device(device)
-    (tokenizer, net), fetch = load_auto("Architecture", ref, dev, cache=cache)
+    (_, net), fetch = load_auto("Architecture", ref, dev, cache=cache)
     rows = []
     for name, child in net.named_children():
         for sub_name, sub in child.named_children():

@@ -517,7 +517,7 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
             ``"Architecture"`` (the class in config.json, head included).
 
     Returns:
-        ((tokenizer, model), Fetch).
+        ((tokenizer, model), Fetch); the tokenizer is None for ``"Architecture"``.
     """
 
     def loader():
@@ -535,7 +535,9 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
                 auto = getattr(transformers, "AutoModel" if kind == "Model" else f"AutoModelFor{kind}")
                 if kind != "Model":
                     check_head(ref, (auto,), auto.__name__, hint)
-            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN)
+            # Image and audio models have no tokenizer, and describing a model needs none.
+            tokenizer = (None if kind == "Architecture"
+                         else transformers.AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN))
             model = auto.from_pretrained(ref.location, **NO_TOKEN).to(device).eval()
         except ModelLoadError:
             raise

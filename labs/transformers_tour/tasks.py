@@ -25,6 +25,7 @@ MAX_CHARS = 4_000  # longer inputs are cut first (and the UI says so): a tour, n
 MAX_SENTENCES = 16  # similarity candidates
 MAX_LABELS = 10  # zero-shot candidate labels: each one is a full forward pass
 MAX_AUDIO_SECONDS = 20  # longer clips are cut; keyword models listen to ~1 s anyway
+MIN_AUDIO_SECONDS = 0.1  # shorter clips are refused: the speech models' convolutions need more samples
 MAX_NEW_TOKENS = 256  # generation cap in the tour (CPU Spaces are slow)
 TOP_K = 5  # how many labels/tokens to show
 
@@ -437,8 +438,9 @@ def read_wav(path: str | None) -> tuple[int, Any]:
     else:
         samples /= float(2 ** (8 * width - 1))
     samples = samples.reshape(-1, channels).mean(axis=1)  # stereo -> mono
-    if samples.size == 0:
-        raise UploadError("The WAV file holds no samples. Record or upload a clip at least half a second long.")
+    if samples.size < rate * MIN_AUDIO_SECONDS:
+        raise UploadError(f"The WAV file holds {samples.size / rate:.3f} s of audio; the models need at least "
+                          f"{MIN_AUDIO_SECONDS} s. Record or upload a clip at least half a second long.")
     return rate, samples
 
 
