@@ -182,8 +182,12 @@ def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
     """Queue and launch a Blocks app with the suite's theme, css and concurrency defaults.
 
     Host and port default to gradio's own `GRADIO_SERVER_NAME` / `GRADIO_SERVER_PORT`
-    environment variables, then to 127.0.0.1:7860.
+    environment variables, then to 127.0.0.1:7860. `show_error` is on: errors of the handlers
+    are already clear `gr.Error`s (see `friendly`), and with it gradio's own input checks (a file
+    that is not an image, a value outside a slider's range) say what failed instead of a generic
+    "the upstream app has raised an exception".
     """
+    launch_kwargs.setdefault("show_error", True)
     with deferred_app():
         demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return demo.launch(

@@ -112,3 +112,28 @@ def test_deferred_app_skips_throwaway_apps_and_restores_gradio():
     with gr.Blocks() as normal:
         gr.Textbox()
     assert normal.app is not None
+
+
+def test_serve_reports_gradio_input_errors_with_their_message():
+    """A file that is not an image fails in gradio's preprocessing, before `friendly` can see it."""
+    import socket
+    import tempfile
+
+    from gradio_client import Client, handle_file
+
+    with gr.Blocks() as demo:
+        image = gr.Image(type="pil")
+        out = gr.Textbox()
+        gr.Button().click(lambda img: str(img.size), image, out, api_name="size")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.NamedTemporaryFile(suffix=".png", delete=False) as bad:
+        bad.write(b"not an image")
+    _, url, _ = ui.serve(demo, port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with pytest.raises(Exception) as err:
+            Client(url, verbose=False).predict(handle_file(bad.name), api_name="/size")
+        assert "preprocess" in str(err.value) and "upstream Gradio app" not in str(err.value)
+    finally:
+        demo.close()
