@@ -409,6 +409,7 @@ def test_chat_template_render():
 @pytest.mark.parametrize("call, message", [
     (lambda c: tasks.classify_text("   ", cache=c), "is empty"),
     (lambda c: tasks.fill_mask("no mask here", cache=c), "exactly one mask"),
+    (lambda c: tasks.fill_mask("word " * 1_000 + "[MASK]", cache=c), r"found 0 in the first 4,000 characters"),
     (lambda c: tasks.zero_shot("text", ",".join("abcdefghijkl"), cache=c), "At most 10 labels"),
     (lambda c: tasks.zero_shot("text", "a, b", template="no braces", cache=c), "must contain"),
     (lambda c: tasks.zero_shot("text", "a, b", model="tiny:text-classification", cache=c), "no 'entailment' label"),

@@ -545,7 +545,8 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
             raise explain_load_error(exc, ref, kind, hint) from exc
         return tokenizer, model
 
-    return cache.get(("model", f"AutoModelFor{kind}", ref.raw if ref.source != "local" else ref.location, device), loader)
+    label = {"Model": "AutoModel", "Architecture": "config.json architecture"}.get(kind, f"AutoModelFor{kind}")
+    return cache.get(("model", label, ref.raw if ref.source != "local" else ref.location, device), loader)
 
 
 def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):

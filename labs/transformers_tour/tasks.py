@@ -279,7 +279,8 @@ def fill_mask(text: str, model: str | None = TINY, device: str | None = "auto", 
     text = text.replace("[MASK]", mask).replace("<mask>", mask)
     count = text.count(mask)
     if count != 1:
-        raise ValueError(f"Put exactly one mask in the text (found {count}). Write [MASK] (or <mask>) "
+        cut = f" in the first {MAX_CHARS:,} characters (longer texts are cut)" if notes else ""
+        raise ValueError(f"Put exactly one mask in the text (found {count}{cut}). Write [MASK] (or <mask>) "
                          f"where the missing word goes, e.g. 'Paris is the [MASK] of France.'")
     fitted = fit_tokens(pipe.tokenizer, text, token_limit(pipe.tokenizer, pipe.model), notes)
     if mask not in fitted:
