@@ -454,3 +454,33 @@ def test_edited_source_through_the_api_is_refused(app_module, client_for, cache,
     assert {row[0]: row[1] for row in table["data"]}[wrapping.LABELS["ctypes"]] == "failed"
     assert log == "(nothing was compiled)"
     assert not any("visitor()" in p.read_text(errors="ignore") for p in cache.rglob("*.cpp"))
+
+
+@pytest.mark.parametrize("query, params, message", [
+    ("SELECT * FROM c WHERE c.year > @y", [{"name": "@y", "value": 2**70}], "too large for SQLite"),
+    ("SELECT * FROM c WHERE " + "(" * 1500 + "1" + ")" * 1500, [], "nested too deeply"),
+    ("SELECT * FROM c WHERE " + " OR ".join(["c.year = 1"] * 3000), [], "nested too deeply"),
+])
+def test_extreme_queries_get_clear_messages(query, params, message):
+    with pytest.raises(knowledge.QueryError, match=message):
+        knowledge.run_query(query, params)
+
+
+def test_partition_key_cannot_be_overridden_by_a_parameter():
+    with pytest.raises(knowledge.QueryError, match="reserved for the partition key"):
+        knowledge.run_query("SELECT VALUE c.kind FROM c", [{"name": "@partition_key", "value": "lab"}],
+                            partition_key="paper")
+
+
+def test_vector_distance_of_non_vectors_is_undefined():
+    rows = knowledge.run_query("SELECT VALUE VectorDistance(c.tags, c.tags) FROM c WHERE c.kind = 'lab'").rows
+    assert rows and all(r is None for r in rows)
+    assert knowledge.vector_distance("[1,", "[1, 2]") is None
+    assert knowledge.vector_distance('[1, "x"]', "[1, 2]") is None
+    assert knowledge.vector_distance("[1, 0]", "[1, 0]") == pytest.approx(1.0)
+
+
+def test_a_key_that_is_not_base64_gets_a_clear_message():
+    target = knowledge.CosmosTarget("https://localhost:8081/", "not a key!")
+    with pytest.raises(knowledge.QueryError, match="not an account key"):
+        knowledge.cosmos_client(target)

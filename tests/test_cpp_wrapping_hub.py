@@ -153,3 +153,18 @@ def test_downloads_above_the_size_limit_are_refused_before_downloading(hub, monk
         hub_tour.download_file(hub.endpoint, "labs/tiny-saxpy", big)
     assert not any(r.startswith("GET") and "/resolve/" in r for r in hub.state.requests[before:])  # no download
     assert hub_tour.check_download_size({"a": 60, "b": None}, "x", limit=100) == 60
+
+
+def test_publish_with_a_readme_and_after_a_refused_request(hub):
+    # upload_file of a README.md asks the hub to validate its metadata first (POST /api/validate-yaml),
+    # which is what the app's Publish button uploads.
+    result = hub_tour.publish(hub.endpoint, local_hub.DEMO_TOKEN, "labs/readme-kernels", build.KERNEL_DIR,
+                              extra_file=("README.md", b"# SAXPY kernels\n"))
+    assert "README.md" in result.files
+    # A refused POST must not leave its unread body on a reused connection: the next call still works.
+    with pytest.raises(hub_tour.HubError, match="HTTP 401"):
+        hub_tour.publish(hub.endpoint, "hf_wrong_token_123", "labs/readme-kernels", build.KERNEL_DIR)
+    again = hub_tour.publish(hub.endpoint, local_hub.DEMO_TOKEN, "labs/readme-kernels", build.KERNEL_DIR,
+                             extra_file=("README.md", b"# SAXPY kernels, again\n"))
+    assert "README.md" in again.files
+    assert hub_tour.space_status(hub.endpoint, "labs/cpp-wrapping")["stage"] == "RUNNING"

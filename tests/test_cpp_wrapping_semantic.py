@@ -152,3 +152,10 @@ def test_semantic_search_through_the_api(client_for, tiny_encoder):
         client.predict("", 3, tiny_encoder, api_name="/cpp_wrapping_semantic_search")
     with pytest.raises(AppError, match="not a model folder"):
         client.predict("gpu", 3, "/nonexistent/folder", api_name="/cpp_wrapping_semantic_search")
+
+
+def test_a_config_json_that_is_not_an_object_is_explained(tmp_path):
+    pytest.importorskip("transformers")
+    (tmp_path / "config.json").write_text("[]")
+    with pytest.raises(semantic.SemanticError, match="could not be loaded"):
+        semantic.search("gpu", 3, str(tmp_path))

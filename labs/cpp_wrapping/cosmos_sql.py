@@ -715,7 +715,11 @@ def translate(query: str, partition_key: str | None = None) -> Translation:
     Raises:
         CosmosSqlError: For syntax errors (with line/column) and unsupported constructs.
     """
-    return Translator(parse(query)).translate(partition_key)
+    try:
+        return Translator(parse(query)).translate(partition_key)
+    except RecursionError:
+        raise CosmosSqlError("The query is nested too deeply (parentheses, NOT or a long chain of AND/OR) "
+                             "for this translator. Simplify it, e.g. use IN (...) instead of many ORs.") from None
 
 
 def bind_params(translation: Translation, parameters: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -734,6 +738,8 @@ def bind_params(translation: Translation, parameters: list[dict[str, Any]] | Non
         name = str(entry["name"])
         if not name.startswith("@"):
             raise CosmosSqlError(f"Parameter names start with @ (got {name!r}).")
+        if name[1:] in translation.params:
+            raise CosmosSqlError(f"The parameter name {name} is reserved for the partition key; choose another name.")
         value = entry["value"]
         if isinstance(value, bool):
             value = int(value)

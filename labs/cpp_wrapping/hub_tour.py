@@ -292,6 +292,10 @@ def publish(endpoint: str, token: str, repo_id: str, folder: Path, *, extra_file
     if not token or not token.strip():
         raise HubError("Publishing needs a write token. Paste one (it is used for this call only and never shown).")
     api = _api(endpoint, token.strip())
+    try:  # the token first: with exist_ok, create_repo answers a rejected token on an existing repo unclearly
+        api.whoami()
+    except Exception as exc:
+        raise explain(exc, endpoint, "whoami") from exc
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True)
     except Exception as exc:

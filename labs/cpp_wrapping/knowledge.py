@@ -19,6 +19,7 @@ statement you can read and run yourself; TinyDB and mongomock have no SQL at all
 
 from __future__ import annotations
 
+import binascii
 import difflib
 import json
 import math
@@ -110,9 +111,14 @@ def vector_distance(a: str | None, b: str | None) -> float | None:
     """SQLite function behind Cosmos's VectorDistance: cosine similarity of two JSON arrays."""
     if a is None or b is None:
         return None
-    va, vb = json.loads(a), json.loads(b)
+    try:
+        va, vb = json.loads(a), json.loads(b)
+    except (TypeError, ValueError):
+        return None  # not JSON arrays: Cosmos returns undefined
     if not isinstance(va, list) or not isinstance(vb, list) or len(va) != len(vb):
         return None  # Cosmos returns undefined for mismatched vectors
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in va + vb):
+        return None  # only numbers make a vector
     return _cosine(va, vb)
 
 
@@ -215,6 +221,9 @@ def run_query(query: str, parameters: list[dict[str, Any]] | str | None = None, 
     except sqlite3.Error as exc:
         raise QueryError(f"SQLite rejected the translated statement: {exc}. Check the types of the "
                          "values you compare, or simplify the query.") from exc
+    except OverflowError as exc:  # a parameter too big for SQLite's 64-bit integers
+        raise QueryError(f"A parameter value is too large for SQLite ({exc}). Use a number between "
+                         f"{-2**63} and {2**63 - 1}, or a decimal such as 1e30.") from exc
     finally:
         con.close()
     seconds = time.perf_counter() - start
@@ -419,7 +428,12 @@ def cosmos_client(target: CosmosTarget) -> tuple[Any, Any]:
                          "(or https://localhost:8081/ for the emulator).")
     if not target.key:
         raise QueryError("The Cosmos key is empty. Paste the account's primary key (it is never shown or stored).")
-    return cosmos, cosmos.CosmosClient(target.endpoint, credential=target.key)
+    try:
+        return cosmos, cosmos.CosmosClient(target.endpoint, credential=target.key)
+    except binascii.Error:  # the SDK decodes the key as base64 before its first request
+        raise QueryError("The Cosmos key is not an account key: keys are base64 text (letters, digits, +, / "
+                         "and = at the end). Copy the primary key from Keys in the portal, or the emulator's "
+                         "well-known key.") from None
 
 
 def cosmos_container(target: CosmosTarget, *, create: bool = False) -> Any:

@@ -99,7 +99,7 @@ def _load(folder: str) -> tuple[Any, Any]:
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
         model = transformers.AutoModel.from_pretrained(folder).eval()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:  # a broken or foreign config.json
         raise SemanticError(f"The model in {folder} could not be loaded ({type(exc).__name__}: {exc}).") from exc
     return tokenizer, model
 
