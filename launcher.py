@@ -43,6 +43,8 @@ def select_labs(slugs: str | Sequence[str] | None) -> list[Lab]:
     if not slugs:
         return list(LABS)
     names = [s.strip() for s in (slugs.split(",") if isinstance(slugs, str) else slugs) if s.strip()]
+    if not names:
+        raise ValueError(f"no lab named in {slugs!r}; registered labs: {', '.join(lab.slug for lab in LABS)}")
     try:
         wanted = {get(name).slug for name in names}
     except KeyError as exc:
@@ -107,14 +109,15 @@ def load_lab(lab: Lab) -> gr.Blocks:
         return fallback
 
 
-def tab_from_query(request: gr.Request):
+def tab_from_query(request: gr.Request, labs: Sequence[Lab] = LABS):
     """Select the tab named by the page's ``?lab=<slug>`` query parameter.
 
-    Without the parameter (or with an unknown slug) the tabs are left alone, so a click that
-    happens while the page is still loading is not undone.
+    Without the parameter, or with a slug that has no tab in this suite (unknown, or left out by
+    ``--labs``), the tabs are left alone, so a click that happens while the page is still loading
+    is not undone.
     """
     wanted = (request.query_params.get("lab") or "").strip() if request else ""
-    if any(lab.slug == wanted for lab in LABS):
+    if any(lab.slug == wanted for lab in labs):
         return gr.Tabs(selected=wanted)
     return gr.skip()
 
@@ -138,27 +141,46 @@ def _compose(labs: Sequence[Lab], children: Sequence[gr.Blocks]) -> gr.Blocks:
             for lab, child in zip(labs, children):
                 with gr.Tab(f"{lab.number} · {lab.title}", id=lab.slug):
                     child.render()
-        suite.load(tab_from_query, inputs=None, outputs=tabs, api_name="suite_open_lab",
+        def open_lab(request: gr.Request):
+            return tab_from_query(request, labs)
+
+        suite.load(open_lab, inputs=None, outputs=tabs, api_name="suite_open_lab",
                    api_visibility="private", queue=False, show_progress="hidden")
     return suite
 
 
+def port_number(text: str) -> int:
+    """A TCP port from the command line (1-65535), for argparse."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Serve the ML engineering labs as tabs of one app.")
-    parser.add_argument("--labs", default="", help="comma-separated slugs to serve (default: all)")
+    parser.add_argument("--labs", default=None, help="comma-separated slugs to serve (default: all)")
     parser.add_argument("--host", default=None, help="address to bind (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--port", type=port_number, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--share", action="store_true", help="also create a public gradio share link")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.labs is not None and not args.labs.strip(","):
+        raise SystemExit(f"--labs needs at least one slug; registered labs: {', '.join(lab.slug for lab in LABS)}")
     try:
         suite = build(args.labs)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    serve(suite, host=args.host, port=args.port, share=args.share)
+    try:
+        serve(suite, host=args.host, port=args.port, share=args.share)
+    except (OSError, OverflowError, ValueError) as exc:  # port in use or not allowed, bad address
+        raise SystemExit(f"Could not start the server: {exc}") from None
 
 
 if __name__ == "__main__":

@@ -132,6 +132,25 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         return gr.Error(f"Something went wrong: {type(exc).__name__}: {exc}. "
                         "Try other settings; if it persists, please report it.")
 
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def async_wrapper(*args: Any, **kwargs: Any):
+            try:
+                return await fn(*args, **kwargs)
+            except Exception as exc:
+                raise translate(exc) from exc
+        return async_wrapper
+
+    if inspect.isasyncgenfunction(fn):
+        @functools.wraps(fn)
+        async def async_gen_wrapper(*args: Any, **kwargs: Any):
+            try:
+                async for item in fn(*args, **kwargs):
+                    yield item
+            except Exception as exc:
+                raise translate(exc) from exc
+        return async_gen_wrapper
+
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def gen_wrapper(*args: Any, **kwargs: Any):
@@ -188,11 +207,16 @@ def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
     "the upstream app has raised an exception".
     """
     launch_kwargs.setdefault("show_error", True)
+    if not port:
+        text = os.environ.get("GRADIO_SERVER_PORT") or "7860"
+        port = int(text) if text.strip().isdigit() else 0
+        if not 1 <= port <= 65535:
+            raise ValueError(f"GRADIO_SERVER_PORT must be a port number (1-65535), not {text!r}")
     with deferred_app():
         demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return demo.launch(
         server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
-        server_port=port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860),
+        server_port=port,
         share=share,
         theme=THEME,
         css=CSS,

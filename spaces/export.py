@@ -92,6 +92,21 @@ def front_matter(lab: Lab, root: Path = ROOT) -> str:
     return f"---\n{body}\n---\n"
 
 
+def check_out(out: Path, root: Path = ROOT) -> None:
+    """Refuse an output folder the export would damage: a file, the repository itself (its `labs/`
+    and `shared/` would be deleted), or a non-empty folder that no earlier export wrote."""
+    target, source = out.resolve(), root.resolve()
+    if target.exists() and not target.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; choose a new or empty folder.")
+    if target == source or any(target.is_relative_to(source / part) for part in ("labs", "shared")):
+        raise ValueError(f"--out {out} is inside the repository's own sources; choose a folder outside them.")
+    if target.is_dir() and any(target.iterdir()):
+        app = target / "app.py"
+        if not (app.is_file() and "(written by spaces/export.py)" in app.read_text(encoding="utf-8", errors="replace")):
+            raise ValueError(f"--out {out} is not empty and was not written by this export; "
+                             "choose a new or empty folder.")
+
+
 def export(slug: str, out: Path, root: Path = ROOT) -> Path:
     """Write the Space for lab `slug` into `out` (replacing what the export wrote there before).
 
@@ -100,9 +115,12 @@ def export(slug: str, out: Path, root: Path = ROOT) -> Path:
 
     Raises:
         KeyError: If the slug is not registered.
+        ValueError: If `out` is a file, the repository's own sources, or a folder with other
+            content (the export replaces `labs/` and `shared/` inside it).
     """
     lab = get(slug)
     out = Path(out)
+    check_out(out, root)
     for part in ("labs", "shared"):
         shutil.rmtree(out / part, ignore_errors=True)
     (out / "labs").mkdir(parents=True, exist_ok=True)
@@ -146,6 +164,10 @@ def main(argv: list[str] | None = None) -> None:
         folder = export(args.slug, args.out)
     except KeyError as exc:
         raise SystemExit(exc.args[0]) from None
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    except OSError as exc:  # no permission, a read-only disk, a path through a file
+        raise SystemExit(f"Could not write the Space to {args.out}: {exc.strerror or exc}") from None
     print(f"Wrote the Space for {args.slug} to {folder}")
     if args.push:
         try:

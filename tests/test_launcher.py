@@ -114,3 +114,40 @@ def test_launcher_cli_rejects_unknown_lab():
     out = subprocess.run([sys.executable, "launcher.py", "--labs", "nope"], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "registered labs" in out.stderr
+
+
+def test_a_slug_list_without_any_slug_is_a_clear_error():
+    with pytest.raises(ValueError, match="registered labs"):
+        launcher.select_labs(" , ")
+
+
+def test_query_parameter_for_a_lab_left_out_of_the_suite_leaves_the_tabs_alone():
+    suite = launcher.build("png_to_glb")
+    opener = next(fn.fn for fn in suite.fns.values() if fn.api_name == "suite_open_lab")
+    assert opener(SimpleNamespace(query_params={"lab": "png_to_glb"})).selected == "png_to_glb"
+    assert not isinstance(opener(SimpleNamespace(query_params={"lab": "cuda_benchmark"})), gr.Tabs)
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "abc"])
+def test_launcher_cli_rejects_a_port_out_of_range(port, capsys):
+    with pytest.raises(SystemExit):
+        launcher.parse_args(["--port", port])
+    assert "not a port number (1-65535)" in capsys.readouterr().err
+
+
+def test_launcher_cli_rejects_an_empty_lab_list():
+    with pytest.raises(SystemExit, match="--labs needs at least one slug"):
+        launcher.main(["--labs", ""])
+
+
+def test_launcher_cli_port_in_use_is_one_clear_line():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([sys.executable, "launcher.py", "--labs", LABS[-1].slug, "--port", str(port)],
+                             cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "Could not start the server" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -137,3 +137,39 @@ def test_serve_reports_gradio_input_errors_with_their_message():
         assert "preprocess" in str(err.value) and "upstream Gradio app" not in str(err.value)
     finally:
         demo.close()
+
+
+def test_friendly_awaits_async_handlers_and_translates_their_errors():
+    import asyncio
+
+    @ui.friendly
+    async def handler(x):
+        if x < 0:
+            raise ValueError("x must be >= 0")
+        return x * 2
+
+    @ui.friendly
+    async def stream(n):
+        for i in range(n):
+            yield i
+        raise ValueError("stopped: lower n")
+
+    async def collect():
+        got = []
+        with pytest.raises(gr.Error, match="stopped: lower n"):
+            async for item in stream(2):
+                got.append(item)
+        return got
+
+    assert inspect.iscoroutinefunction(handler) and inspect.isasyncgenfunction(stream)
+    assert asyncio.run(handler(2)) == 4
+    with pytest.raises(gr.Error, match="x must be >= 0"):
+        asyncio.run(handler(-1))
+    assert asyncio.run(collect()) == [0, 1]
+
+
+@pytest.mark.parametrize("value", ["0", "70000", "http"])
+def test_serve_names_a_bad_port_in_the_environment(monkeypatch, value):
+    monkeypatch.setenv("GRADIO_SERVER_PORT", value)
+    with pytest.raises(ValueError, match="GRADIO_SERVER_PORT must be a port number"):
+        ui.serve(gr.Blocks())

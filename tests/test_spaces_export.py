@@ -167,3 +167,31 @@ def test_exported_space_runs_alone_and_answers_its_api(lab, tmp_path):
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def test_export_refuses_outputs_it_would_damage(tmp_path):
+    export = load_export()
+    slug = LABS[-1].slug
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me", encoding="utf-8")
+    foreign = tmp_path / "project"
+    (foreign / "labs").mkdir(parents=True)
+    (foreign / "labs" / "mine.py").write_text("keep me", encoding="utf-8")
+    # The repository itself must never reach shutil.rmtree: check_out refuses it first.
+    for out in (a_file, foreign, ROOT, ROOT / "labs" / slug / "space", ROOT / "shared"):
+        with pytest.raises(ValueError, match="--out"):
+            export.check_out(out)
+    assert a_file.read_text(encoding="utf-8") == "keep me"
+    assert (foreign / "labs" / "mine.py").read_text(encoding="utf-8") == "keep me"
+    again = export.export(slug, tmp_path / "space")
+    assert export.export(slug, again) == again  # an earlier export may be replaced
+
+
+def test_export_cli_with_a_file_as_out_is_one_clear_line(tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("", encoding="utf-8")
+    for out in (a_file, a_file / "sub"):
+        done = subprocess.run([sys.executable, "spaces/export.py", LABS[-1].slug, "--out", str(out)], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode != 0 and "Traceback" not in done.stderr
+        assert str(out) in done.stderr
