@@ -116,15 +116,18 @@ def open_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_IMAGE_PIXE
     except Exception as exc:  # PIL raises many types for junk headers
         raise UploadError(f"The image '{name}' could not be read ({exc}). Re-export it and try again.") from exc
     if width * height > max_pixels:
+        img.close()
         raise UploadError(
             f"The image '{name}' is {width}x{height} = {width * height / 1e6:.0f} megapixels; the limit is "
             f"{max_pixels / 1e6:.0f} megapixels. Downscale it first."
         )
     if width < 1 or height < 1:
+        img.close()
         raise UploadError(f"The image '{name}' has no pixels ({width}x{height}).")
     try:
         img.load()
     except Exception as exc:
+        img.close()
         raise UploadError(
             f"The image '{name}' is truncated or corrupt ({exc}). Re-export it and upload it again."
         ) from exc

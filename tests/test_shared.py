@@ -149,3 +149,20 @@ def test_run_sync_under_uvloop_falls_back_to_a_thread():
         return aio.run_sync(_double(7))
 
     assert uvloop.run(outer()) == 14
+
+
+def test_open_image_closes_the_file_of_an_image_it_refuses(tmp_path, monkeypatch):
+    from PIL import Image
+
+    opened = []
+    real_open = Image.open
+    monkeypatch.setattr(Image, "open", lambda *a, **k: opened.append(real_open(*a, **k)) or opened[-1])
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(_png_bytes(64, 64)[:80])
+    with pytest.raises(uploads.UploadError):
+        uploads.open_image(cut)
+    big = tmp_path / "big.png"
+    big.write_bytes(_png_bytes(40, 40))
+    with pytest.raises(uploads.UploadError, match="megapixels"):
+        uploads.open_image(big, max_pixels=100)
+    assert len(opened) == 2 and all(img.fp is None for img in opened)
