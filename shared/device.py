@@ -53,7 +53,7 @@ def detect() -> DeviceInfo:
     try:
         import torch
     except ImportError:
-        return DeviceInfo("cpu", platform.machine() or "cpu", os.cpu_count() or 1, on_zerogpu(), None,
+        return DeviceInfo("cpu", platform.machine() or "cpu", 1, on_zerogpu(), None,  # one CPU device, as torch counts
                           ("torch is not installed, so only CPU code paths without torch can run",))
     if torch.cuda.is_available():
         count = torch.cuda.device_count()

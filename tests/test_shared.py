@@ -166,3 +166,11 @@ def test_open_image_closes_the_file_of_an_image_it_refuses(tmp_path, monkeypatch
     with pytest.raises(uploads.UploadError, match="megapixels"):
         uploads.open_image(big, max_pixels=100)
     assert len(opened) == 2 and all(img.fp is None for img in opened)
+
+
+def test_detect_without_torch_reports_one_cpu_device(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError
+    info = device.detect()
+    assert info.kind == "cpu" and info.count == 1 and "torch is not installed" in " ".join(info.notes)
