@@ -163,17 +163,24 @@ def numpy_ranking(question_vector: np.ndarray, docs: list[dict[str, Any]], k: in
     return [docs[i]["id"] for i in np.argsort(-scores, kind="stable")[:k]]
 
 
+def _prepare(question: str | None, k: Any, folder: str | None):
+    """Checked inputs, the model folder, the embedded documents, the question's vector and
+    `SEARCH_QUERY`'s parameters: what the local and the Cosmos search both start from."""
+    question, k = check_question(question, k)
+    path = model_folder(folder)
+    docs = embedded_documents(path)
+    vector = embed([question], path)[0]
+    params = [{"name": "@k", "value": k}, {"name": "@q", "value": [round(float(x), 6) for x in vector]}]
+    return k, path, docs, vector, params
+
+
 def search(question: str | None, k: Any = 5, folder: str | None = None) -> SearchResult:
     """Rank the knowledge base by meaning: embed the question, then run `SEARCH_QUERY` locally.
 
     Raises:
         SemanticError: Empty or too long question, `k` out of range, or an unusable model folder.
     """
-    question, k = check_question(question, k)
-    path = model_folder(folder)
-    docs = embedded_documents(path)
-    vector = embed([question], path)[0]
-    params = [{"name": "@k", "value": k}, {"name": "@q", "value": [round(float(x), 6) for x in vector]}]
+    k, path, docs, vector, params = _prepare(question, k, folder)
     result = knowledge.run_query(SEARCH_QUERY, params, documents=docs)
     label = MODEL_LABEL if not (folder and folder.strip()) else str(path)
     return SearchResult(result.rows, result, numpy_ranking(vector, docs, k), label, len(vector))
@@ -239,20 +246,14 @@ def cosmos_semantic_search(target: knowledge.CosmosTarget, question: str | None,
         SemanticError: Bad question or model (as in `search`).
         knowledge.QueryError: The service refused (its status code and message).
     """
-    question, k = check_question(question, k)
-    path = model_folder(folder)
-    docs = embedded_documents(path)
-    vector = embed([question], path)[0]
+    k, _, docs, vector, params = _prepare(question, k, folder)
     from azure.cosmos import exceptions
 
     try:
         container = cosmos_vector_container(target, len(vector))
         for doc in docs:
             container.upsert_item(doc)
-        items = container.query_items(
-            query=SEARCH_QUERY,
-            parameters=[{"name": "@k", "value": k}, {"name": "@q", "value": [float(x) for x in vector]}],
-            enable_cross_partition_query=True)
+        items = container.query_items(query=SEARCH_QUERY, parameters=params, enable_cross_partition_query=True)
         return list(items)[:k]
     except exceptions.CosmosHttpResponseError as exc:
         message = " ".join((exc.message or str(exc)).split())[:400]
