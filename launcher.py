@@ -3,6 +3,7 @@
     python launcher.py                      # all labs on http://127.0.0.1:7860
     python launcher.py --labs png_to_glb    # only some labs
     python launcher.py --port 8000 --share  # another port, plus a public share link
+    python launcher.py --host 0.0.0.0       # a workshop server: shared mode turns on by itself
 
 Hand out a link that opens straight on one lab with ``?lab=<slug>``, e.g.
 http://127.0.0.1:7860/?lab=png_to_glb.
@@ -19,6 +20,7 @@ import argparse
 import importlib
 import importlib.util
 import logging
+import os
 import traceback
 from types import ModuleType
 from typing import Sequence
@@ -26,6 +28,7 @@ from typing import Sequence
 import gradio as gr
 
 from labs import LABS, Lab, get
+from shared import serving
 from shared.optional import install_hint
 from shared.ui import deferred_app, serve
 
@@ -166,6 +169,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default=None, help="address to bind (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--share", action="store_true", help="also create a public gradio share link")
+    parser.add_argument("--shared-mode", choices=("auto", "on", "off"), default="auto",
+                        help="treat visitors as untrusted (see README, 'Serving the suite to others'); auto: on "
+                             "for a Space, a non-loopback --host or --share (default: auto)")
     return parser.parse_args(argv)
 
 
@@ -173,6 +179,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.labs is not None and not args.labs.strip(","):
         raise SystemExit(f"--labs needs at least one slug; registered labs: {', '.join(lab.slug for lab in LABS)}")
+    if args.shared_mode != "auto":
+        os.environ[serving.SHARED_ENV] = "1" if args.shared_mode == "on" else "0"
+    # Decide the mode before the labs are built, so their headers and controls match it.
+    serving.mark_served(args.host or os.environ.get("GRADIO_SERVER_NAME"), share=args.share)
     try:
         suite = build(args.labs)
     except ValueError as exc:

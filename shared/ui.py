@@ -17,7 +17,9 @@ from typing import Any, Callable
 
 import gradio as gr
 
+from shared import serving
 from shared.optional import MissingDependency, install_hint, missing
+from shared.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 
 log = logging.getLogger("ml_labs")
 
@@ -29,6 +31,14 @@ LIGHT_CONCURRENCY = 16
 HEAVY = {"concurrency_limit": 2, "concurrency_id": "heavy-cpu"}
 # Events that hold the GPU share one slot: two kernels timed at once would lie to each other.
 GPU = {"concurrency_limit": 1, "concurrency_id": "gpu"}
+
+# Largest upload gradio itself accepts, refused while it streams in (before any lab sees it).
+# Shared: the suite's own per-file rule; local: room for a real model folder of the operator's.
+SHARED_MAX_FILE_SIZE = MAX_UPLOAD_BYTES
+LOCAL_MAX_FILE_SIZE = 1024 * 1024 * 1024
+# gradio's cache (uploads and every output file): (check every N seconds, delete files older than M).
+SHARED_DELETE_CACHE = (600, 3600)
+LOCAL_DELETE_CACHE = (3600, 86400)
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="purple")
 CSS = """
@@ -53,6 +63,8 @@ def header(lab: Any, *, extra: str = "") -> gr.Markdown:
     )
     if extra:
         text += f"\n{extra}\n"
+    if serving.is_shared():
+        text += f"\n{serving.mode_line()}\n"
     return gr.Markdown(text, elem_classes=["lab-header"])
 
 
@@ -129,6 +141,9 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(exc, (ValueError, MissingDependency)):
             return gr.Error(str(exc))
         log.exception("unexpected error in %s", fn.__qualname__)
+        if serving.is_shared():  # its text may quote a remote reply or a server path: keep it in the log
+            return gr.Error(f"Something went wrong ({type(exc).__name__}); the details are in the server's log. "
+                            "Try other settings; if it persists, please report it.")
         return gr.Error(f"Something went wrong: {type(exc).__name__}: {exc}. "
                         "Try other settings; if it persists, please report it.")
 
@@ -196,6 +211,18 @@ def deferred_app():
         gr.Blocks.get_config_file = original_config
 
 
+def apply_limits(demo: gr.Blocks, *, shared: bool) -> None:
+    """Bound what gradio itself keeps: its file cache is cleaned on a schedule, and no image with
+    more pixels than the suite accepts is ever decoded (Pillow refuses it from the header, so a
+    12000x12000 PNG sent to a `gr.Image` costs nothing).
+    """
+    from PIL import Image
+
+    demo.delete_cache = SHARED_DELETE_CACHE if shared else LOCAL_DELETE_CACHE
+    # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: refuse above the suite's limit.
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS // 2
+
+
 def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
           share: bool = False, **launch_kwargs: Any) -> Any:
     """Queue and launch a Blocks app with the suite's theme, css and concurrency defaults.
@@ -205,8 +232,19 @@ def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
     are already clear `gr.Error`s (see `friendly`), and with it gradio's own input checks (a file
     that is not an image, a value outside a slider's range) say what failed instead of a generic
     "the upstream app has raised an exception".
+
+    Served to others (a non-loopback `host`, `share`, a Space), the suite enters shared mode
+    (`shared.serving`); uploads are capped while they stream in and gradio's cache is cleaned on
+    a schedule in every mode (`apply_limits`).
     """
     launch_kwargs.setdefault("show_error", True)
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1"
+    shared = serving.mark_served(host, share=share)
+    apply_limits(demo, shared=shared)
+    launch_kwargs.setdefault("max_file_size", SHARED_MAX_FILE_SIZE if shared else LOCAL_MAX_FILE_SIZE)
+    if shared:
+        log.warning("shared mode: visitors are untrusted (server credentials and paths are off limits, "
+                    "every request has a budget); set %s=0 to force local mode", serving.SHARED_ENV)
     if not port:
         text = os.environ.get("GRADIO_SERVER_PORT") or "7860"
         port = int(text) if text.strip().isdigit() else 0
@@ -215,7 +253,7 @@ def serve(demo: gr.Blocks, *, host: str | None = None, port: int | None = None,
     with deferred_app():
         demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     return demo.launch(
-        server_name=host or os.environ.get("GRADIO_SERVER_NAME") or "127.0.0.1",
+        server_name=host,
         server_port=port,
         share=share,
         theme=THEME,

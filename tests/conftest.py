@@ -64,15 +64,69 @@ def serve_blocks():
         demo.close()
 
 
-@pytest.fixture
-def client_for(serve_blocks):
-    """Launch a gr.Blocks and return a `gradio_client.Client` connected to it.
+# Every client call in the tests has its own time limit, far below pytest's suite-wide 600 s: a
+# server that hangs or goes idle fails the test that called it within this, with its name.
+CALL_TIMEOUT_S = float(os.environ.get("ML_LABS_TEST_CALL_TIMEOUT", "120"))
 
-    Usage: ``client = client_for(demo); client.predict(..., api_name="/<slug>_...")``.
+
+def timed_client(src: str, *, timeout: float = CALL_TIMEOUT_S, **kwargs):
+    """A `gradio_client.Client` whose `predict` gives up after `timeout` seconds.
+
+    gradio_client's own `predict` waits forever; this one submits the job and waits for its
+    result with a limit, cancelling the job on timeout (`concurrent.futures.TimeoutError`).
     """
     from gradio_client import Client
 
+    class TimedClient(Client):
+        call_timeout = timeout
+
+        def predict(self, *args, api_name=None, fn_index=None, **kw):
+            job = self.submit(*args, api_name=api_name, fn_index=fn_index, **kw)
+            try:
+                return job.result(timeout=self.call_timeout)
+            except TimeoutError:
+                job.cancel()
+                raise TimeoutError(f"{api_name or fn_index} gave no answer within {self.call_timeout:g} s") from None
+
+    kwargs.setdefault("verbose", False)
+    return TimedClient(src, **kwargs)
+
+
+@pytest.fixture
+def client_for(serve_blocks):
+    """Launch a gr.Blocks and return a time-limited `gradio_client.Client` connected to it.
+
+    Usage: ``client = client_for(demo); client.predict(..., api_name="/<slug>_...")``.
+    """
+
     def _client(demo):
-        return Client(serve_blocks(demo), verbose=False, download_files=False)
+        return timed_client(serve_blocks(demo), download_files=False)
 
     return _client
+
+
+@pytest.fixture
+def shared_mode(monkeypatch):
+    """Serve as to untrusted visitors (a Space, a public bind): `ML_LABS_SHARED=1`."""
+    monkeypatch.setenv("ML_LABS_SHARED", "1")
+    monkeypatch.delenv("ML_LABS_OFFER", raising=False)
+
+
+@pytest.fixture
+def operator_secrets(monkeypatch):
+    """Plant fake operator credentials in the environment; yields the dict of what was set."""
+    from tests.hostile import FAKE_SECRETS
+
+    for name, value in FAKE_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    yield dict(FAKE_SECRETS)
+
+
+@pytest.fixture
+def recorder():
+    """A recording HTTP listener on 127.0.0.1 (`tests.hostile.Recorder`), closed after the test."""
+    from tests.hostile import Recorder
+
+    rec = Recorder()
+    yield rec
+    rec.close()

@@ -20,7 +20,7 @@ def app():
 @pytest.fixture(scope="module")
 def client(app):
     """One launched app for the whole module (as conftest's client_for does, but launched once)."""
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
     from shared.ui import LIGHT_CONCURRENCY
     from tests.conftest import free_port
@@ -28,7 +28,7 @@ def client(app):
     app.demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     try:
-        yield Client(url, verbose=False, download_files=False)
+        yield timed_client(url, verbose=False, download_files=False)
     finally:
         app.demo.close()
 
@@ -225,9 +225,9 @@ def test_compose_down_refuses_a_name_that_is_not_a_dns_label(client):
 
 def test_any_torch_with_its_own_cuda_build_can_be_generated_in_one_call(client):
     # A fresh session has not called cuda_choices: the CUDA dropdown still lists the default torch's builds.
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
-    fresh = Client(client.src, verbose=False, download_files=False)
+    fresh = timed_client(client.src, verbose=False, download_files=False)
     values = list(SETTINGS)
     values[6:8] = ["2.9.1", "13.0"]
     summary, *_, cog_yaml, _, _, _, _, _ = fresh.predict(*values, api_name="/docker_mlops_generate")

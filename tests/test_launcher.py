@@ -100,10 +100,10 @@ def test_home_agenda_lists_every_lab_with_minutes():
 
 
 def test_launched_suite_serves_every_lab_api(serve_blocks):
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
     url = serve_blocks(launcher.build())
-    info = Client(url, verbose=False).view_api(return_format="dict", print_info=False)
+    info = timed_client(url, verbose=False).view_api(return_format="dict", print_info=False)
     endpoints = set(info["named_endpoints"])
     for lab in LABS:
         assert any(e.startswith(f"/{lab.slug}_") for e in endpoints), f"no endpoint for {lab.slug}"

@@ -12,13 +12,13 @@ from labs.png_to_glb import app
 
 @pytest.fixture(scope="module")
 def client():
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
     from tests.conftest import free_port
 
     app.demo.queue()
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield Client(url, verbose=False, download_files=False)
+    yield timed_client(url, verbose=False, download_files=False)
     app.demo.close()
 
 

@@ -119,7 +119,8 @@ def test_serve_reports_gradio_input_errors_with_their_message():
     import socket
     import tempfile
 
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
+    from tests.conftest import timed_client
 
     with gr.Blocks() as demo:
         image = gr.Image(type="pil")
@@ -133,7 +134,7 @@ def test_serve_reports_gradio_input_errors_with_their_message():
     _, url, _ = ui.serve(demo, port=port, prevent_thread_lock=True, quiet=True)
     try:
         with pytest.raises(Exception) as err:
-            Client(url, verbose=False).predict(handle_file(bad.name), api_name="/size")
+            timed_client(url, verbose=False).predict(handle_file(bad.name), api_name="/size")
         assert "preprocess" in str(err.value) and "upstream Gradio app" not in str(err.value)
     finally:
         demo.close()

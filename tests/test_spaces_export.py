@@ -145,7 +145,7 @@ def wait_for_http(url, proc, timeout=180):
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
 def test_exported_space_runs_alone_and_answers_its_api(lab, tmp_path):
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
     export = load_export()
     out = export.export(lab.slug, tmp_path / "space")
@@ -159,7 +159,7 @@ def test_exported_space_runs_alone_and_answers_its_api(lab, tmp_path):
     try:
         url = f"http://127.0.0.1:{port}/"
         wait_for_http(url, proc)
-        client = Client(url, verbose=False, download_files=False)
+        client = timed_client(url, verbose=False, download_files=False)
         load_browser_module(get(lab.slug).slug).api_smoke(client)
     finally:
         proc.terminate()

@@ -483,7 +483,7 @@ def test_snippet_model_lines():
 @pytest.fixture(scope="module")
 def client(tiny_cache):
     import gradio as gr
-    from gradio_client import Client
+    from tests.conftest import timed_client
 
     from labs.transformers_tour import app
     from tests.conftest import free_port
@@ -492,7 +492,7 @@ def client(tiny_cache):
     assert isinstance(app.demo, gr.Blocks)
     app.demo.queue(default_concurrency_limit=LIGHT_CONCURRENCY)
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
-    yield Client(url, verbose=False, download_files=False)
+    yield timed_client(url, verbose=False, download_files=False)
     app.demo.close()
 
 
