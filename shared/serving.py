@@ -240,7 +240,11 @@ def check_visitor_path(text: str, *, roots: Iterable[str | os.PathLike[str]], wh
     """
     if not (is_shared() if shared is None else shared):
         return text
-    if not is_within(text, roots):
+    try:
+        inside = is_within(text, roots)
+    except (OSError, ValueError):  # a name too long for the file system, a NUL byte...
+        inside = False
+    if not inside:
         raise RefusedInput(f"Server paths are not accepted as a {what} on this shared server: {instead}.")
     return text
 

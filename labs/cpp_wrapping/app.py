@@ -14,12 +14,21 @@ import gradio as gr
 
 from labs import get
 from labs.cpp_wrapping import build, cosmos_sql, hub_tour, knowledge, local_hub, orgs, semantic, wrapping
+from shared import serving
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("cpp_wrapping")
 SLUG = LAB.slug
 HUB_CHOICES = ["Local stand-in hub (127.0.0.1)", "huggingface.co (needs the network)"]
 CROSS = "(cross-partition)"
+# Queries on the SQLite stand-in run in a pool of their own: each is bounded (at most
+# cosmos_sql.MAX_JOINS JOINs, knowledge.SHARED_QUERY_SECONDS enforced inside SQLite), and two at a
+# time keep a flood of them from holding the light pool's workers and both cores, without waiting
+# behind a minute-long compile in the heavy pool.
+QUERIES = {"concurrency_limit": 2, "concurrency_id": f"{SLUG}-sqlite"}
+# Calls to a Cosmos DB account wait on the network (short timeouts on a shared server): a pool of
+# their own, so a slow endpoint cannot hold the light pool's workers either.
+REMOTE = {"concurrency_limit": 2, "concurrency_id": f"{SLUG}-cosmos"}
 
 
 def _stand_ins() -> str:
@@ -151,8 +160,12 @@ def semantic_cosmos(endpoint, key, database, container, question, k, folder, pro
 # --- Part 3: huggingface_hub -----------------------------------------------------------------
 
 def _endpoint(choice: str) -> str:
+    # The endpoint is never typed by a visitor: one of two choices (gradio refuses any other value),
+    # the real Hub's address coming from the operator's own HF_ENDPOINT setting.
     if choice == HUB_CHOICES[1]:
         return os.environ.get("HF_ENDPOINT", hub_tour.REAL_HUB)
+    if choice != HUB_CHOICES[0]:
+        raise ValueError(f"Choose one of the hubs: {' or '.join(HUB_CHOICES)}.")
     return local_hub.shared_hub().endpoint
 
 
@@ -230,8 +243,9 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Accordion("Compile log", open=False):
             compile_log = gr.Code(language="shell", interactive=False, show_label=False)
         editable = build.user_edits_allowed()
-        with gr.Accordion("The C++ and CUDA sources" + (" (editable: opt-in is on)" if editable else
-                                                         f" (read-only; set {build.ALLOW_EDITS_ENV}=1 to edit)"),
+        read_only = (" (read-only on a shared server)" if serving.is_shared() else
+                     f" (read-only; set {build.ALLOW_EDITS_ENV}=1 to edit)")
+        with gr.Accordion("The C++ and CUDA sources" + (" (editable: opt-in is on)" if editable else read_only),
                           open=False):
             with gr.Tab("ctypes"):
                 src_ctypes = gr.Code(build.shipped_source("ctypes"), language="cpp", interactive=editable)
@@ -272,7 +286,7 @@ with gr.Blocks(title=LAB.title) as demo:
                 sdk_out = gr.Code(language="python", label="The same query with the azure-cosmos SDK", interactive=False)
         example.change(pick_example, example, [query, params], api_name=f"{SLUG}_example")
         query_btn.click(run_query, [query, params, partition], [rows_out, sqlite_out, sdk_out, notes],
-                        api_name=f"{SLUG}_query")
+                        api_name=f"{SLUG}_query", **QUERIES)
 
         with gr.Accordion("Query with a JSON document instead of SQL", open=False):
             gr.Markdown("A MongoDB-style filter (the form Cosmos DB for MongoDB accepts) becomes Cosmos SQL with "
@@ -286,14 +300,17 @@ with gr.Blocks(title=LAB.title) as demo:
             json_cosmos = gr.Code(language="sql", label="Cosmos SQL generated from it", interactive=False)
             json_example.change(pick_json_example, json_example, json_spec, api_name=f"{SLUG}_json_example")
             json_btn.click(run_json_query, [json_spec, partition], [json_cosmos, rows_out, sqlite_out, sdk_out, notes],
-                           api_name=f"{SLUG}_json_query")
+                           api_name=f"{SLUG}_json_query", **QUERIES)
 
         with gr.Accordion("Run on a real Cosmos DB account or emulator (azure-cosmos SDK)", open=False):
             gr.Markdown("With an account (or the emulator on a machine that has Docker), enter its endpoint and key, "
                         "seed the container, then run the query above through `query_items`. The key is used for the "
                         "call only: never shown, logged or stored. When the Endpoint box is empty, the server's own "
                         "`COSMOS_ENDPOINT` and `COSMOS_KEY` are used, as a pair (if the server sets them); a typed "
-                        "endpoint always needs its own key.")
+                        "endpoint always needs its own key. **On a shared server** a typed endpoint must be a public "
+                        "account address (no local or private hosts), replies are summed up by their status code, and "
+                        "the server's own account is used only if its operator offers it (`ML_LABS_OFFER=cosmos`): "
+                        "read-only, with the operator's database and container.")
             with gr.Row():
                 c_endpoint = gr.Textbox(label="Endpoint", placeholder="https://ACCOUNT.documents.azure.com:443/")
                 c_key = gr.Textbox(label="Key", type="password")
@@ -304,9 +321,10 @@ with gr.Blocks(title=LAB.title) as demo:
                 cosmos_btn = gr.Button("Run the query on Cosmos DB (query_items)")
             cosmos_msg = gr.Markdown()
             cosmos_rows = gr.JSON(label="Items from Cosmos DB")
-            seed_btn.click(cosmos_seed, [c_endpoint, c_key, c_db, c_container], cosmos_msg, api_name=f"{SLUG}_cosmos_seed")
+            seed_btn.click(cosmos_seed, [c_endpoint, c_key, c_db, c_container], cosmos_msg,
+                           api_name=f"{SLUG}_cosmos_seed", **REMOTE)
             cosmos_btn.click(cosmos_run, [c_endpoint, c_key, c_db, c_container, query, params, partition], cosmos_rows,
-                             api_name=f"{SLUG}_cosmos_query")
+                             api_name=f"{SLUG}_cosmos_query", **REMOTE)
         with gr.Accordion("Semantic search: MiniLM embeddings + VectorDistance", open=False):
             gr.Markdown(
                 "Search by meaning, not by words. Each document's title, tags and headings become a 384-number "
@@ -320,7 +338,8 @@ with gr.Blocks(title=LAB.title) as demo:
                                        scale=3, elem_id=f"{SLUG}-question")
                 top_k = gr.Slider(1, semantic.MAX_K, value=5, step=1, label="How many results (TOP @k)")
                 model_dir = gr.Textbox(label="Model folder (optional)", placeholder="empty: the bundled MiniLM",
-                                       info="Any save_pretrained folder of a BERT-like encoder.")
+                                       info="Any save_pretrained folder of a BERT-like encoder (on a shared server: "
+                                            "only one that snapshot_download wrote in the huggingface_hub tab).")
             with gr.Row():
                 semantic_btn = gr.Button("▶ Search by meaning", variant="primary", elem_id=f"{SLUG}-semantic")
                 semantic_cosmos_btn = gr.Button("Search on Cosmos DB (vector index)")

