@@ -12,6 +12,7 @@ import gradio as gr
 
 from labs import get
 from labs.cloud_sdks import catalogue, clouds, credentials, emulators, naming, queues, runner, steps, storage
+from shared import serving
 from shared.optional import install_hint
 from shared.ui import code_panel, friendly, header, missing_banner, serve, source_of
 
@@ -24,6 +25,7 @@ STATUS_HEADERS = ["emulator", "stands in for", "installed here", "state"]
 LIB_HEADERS = ["cloud", "package", "purpose", "category", "publisher", "latest", "released", "installed here"]
 EXAMPLE_PAYLOAD = "# Model card\nmodel: tiny-classifier v3\naccuracy: 0.94\n"
 EXAMPLE_MESSAGES = "train model-a\ntrain model-b\nevaluate model-a"
+SHARED = serving.is_shared()  # decided when the page is built; the logic checks again on every call
 
 
 def _stand_ins() -> str:
@@ -39,6 +41,10 @@ def _stand_ins() -> str:
                      f"`{install_hint(SLUG)}`.")
     lines.append("- **Google Pub/Sub → not run here:** its emulator ships only with the gcloud CLI, not on a package "
                  "index. The code is shown; it runs when PUBSUB_EMULATOR_HOST is set or with real credentials.")
+    if serving.is_shared():
+        lines.append("- **On this shared server:** its own cloud credentials are never used, endpoints must be public "
+                     "hosts and need your keys typed beside them, names always get a random suffix, a real cloud's "
+                     "errors show only their HTTP status and error code, and only the operator can stop the emulators.")
     return ("**What runs where.** No cloud account is needed: with no credentials every call goes to a real local "
             "emulator and each result row says which target it hit. Credentials you type select the real cloud "
             "for that provider only; they are never shown, logged or stored.\n" + "\n".join(lines))
@@ -88,7 +94,7 @@ def run_queues(chosen, base_name, unique, messages, azure_conn, aws_key, aws_sec
     creds = _creds(azure_conn, aws_key, aws_secret, aws_region, aws_endpoint, gcp_json, gcp_project, gcp_endpoint, use_env)
     say = _reporter(progress, 2 + len(chosen or []))
     say("checking names and credentials")
-    result = runner.run_queues(creds, base_name, (messages or "").splitlines(), unique=bool(unique),
+    result = runner.run_queues(creds, base_name, runner.split_messages(messages), unique=bool(unique),
                                clouds=chosen, progress=say)
     return _outputs(result)
 
@@ -100,7 +106,7 @@ def emulator_status():
 
 @friendly
 def stop_emulators():
-    stopped = emulators.POOL.stop_all()
+    stopped = emulators.stop_on_request()
     note = f"Stopped: {', '.join(stopped)}." if stopped else "No emulator was running."
     return note + " The next run starts them again.", emulators.status_rows()
 
@@ -182,14 +188,17 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Row():
             chosen = gr.CheckboxGroup(CLOUD_CHOICES, value=CLOUD_CHOICES, label="Clouds", elem_id=f"{SLUG}-clouds")
             base_name = gr.Textbox("ml-lab-demo", label="Bucket / container name", elem_id=f"{SLUG}-bucket")
-            unique = gr.Checkbox(True, label="Add a random suffix (many people can run at once)")
+            unique = gr.Checkbox(True, label="Add a random suffix (many people can run at once)"
+                                 + (" — always on, on a shared server" if SHARED else ""), interactive=not SHARED)
         with gr.Row():
             object_name = gr.Textbox("hello/model-card.md", label="Object name")
             text = gr.Textbox(EXAMPLE_PAYLOAD, label="Content to upload (or a file below)", lines=3)
             file = gr.File(label=f"…or upload a file (≤ {runner.MAX_UPLOAD_BYTES // 1_000_000} MB)", type="filepath")
         with gr.Accordion("Credentials for real clouds (optional; never shown, logged or stored)", open=False):
             gr.Markdown("Leave empty to use the local emulators. A provider's fields select its real cloud; the others "
-                        "keep using their emulators. The endpoint overrides point an SDK at another compatible service.")
+                        "keep using their emulators. The endpoint overrides point an SDK at another compatible service."
+                        + (" On this shared server an endpoint must be a public host and needs that provider's key "
+                           "typed beside it." if SHARED else ""))
             with gr.Row():
                 azure_conn = gr.Textbox(label="Azure Storage connection string", type="password")
             with gr.Row():
@@ -202,7 +211,9 @@ with gr.Blocks(title=LAB.title) as demo:
                 gcp_project = gr.Textbox("", label="Google Cloud project id")
                 gcp_endpoint = gr.Textbox("", label="Cloud Storage endpoint override (optional)")
             use_env = gr.Checkbox(False, label="Use this server's environment (each SDK's default credential chain) "
-                                               "for clouds with empty fields")
+                                               "for clouds with empty fields"
+                                  + (" — not available on a shared server" if SHARED else ""),
+                                  interactive=not SHARED, elem_id=f"{SLUG}-use-env")
         cred_inputs = [azure_conn, aws_key, aws_secret, aws_region, aws_endpoint, gcp_json, gcp_project, gcp_endpoint, use_env]
         run_btn = gr.Button("▶ Run the storage example on all three", variant="primary", elem_id=f"{SLUG}-run-storage")
         summary = gr.Markdown(elem_id=f"{SLUG}-storage-summary")
@@ -231,7 +242,7 @@ with gr.Blocks(title=LAB.title) as demo:
                               elem_id=f"{SLUG}-status")
         with gr.Row():
             status_btn = gr.Button("Refresh status", size="sm")
-            stop_btn = gr.Button("Stop the emulators", size="sm", elem_id=f"{SLUG}-stop")
+            stop_btn = gr.Button("Stop the emulators", size="sm", elem_id=f"{SLUG}-stop", visible=not SHARED)
         stop_note = gr.Markdown()
         code_panel(runner.run_storage, runner.run_queues, runner._run, credentials.aws_target, credentials.scrub,
                    steps.StepLog, emulators.start, emulators.EmulatorPool, label="Show the code (runner, targets, emulators)")

@@ -14,9 +14,12 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from shared import serving
+
 SNAPSHOT = Path(__file__).with_name("data") / "cloud_packages.csv"
 CLOUDS = ("Azure", "AWS", "Google Cloud")
 MAX_ROWS = 500  # rows sent to the browser at once; the counts always cover every match
+MAX_QUERY_CHARS = 200  # shared mode: a search is a few words, not a document
 ML_SERVICES = re.compile(r"sagemaker|bedrock|comprehend|rekognition|textract|transcribe|translate|polly|"
                          r"personalize|forecast|kendra|lex|frauddetector|lookout|healthlake|q(business|connect|apps)")
 
@@ -79,6 +82,15 @@ def categories(snapshot: Snapshot | None = None) -> list[str]:
     return sorted({row["category"] for row in (snapshot or load()).rows})
 
 
+def _words(query: str | None) -> list[str]:
+    """The query's words, lower case; on a shared server a query over MAX_QUERY_CHARS is refused."""
+    query = query or ""
+    if serving.is_shared() and len(query) > MAX_QUERY_CHARS:
+        raise ValueError(f"The search has {len(query):,} characters; type a few words (at most {MAX_QUERY_CHARS} "
+                         "characters on a shared server).")
+    return [w.lower() for w in query.split()]
+
+
 def search(query: str = "", cloud: str = "All", category: str = "All", official_only: bool = False,
            installed_only: bool = False, limit: int = MAX_ROWS) -> tuple[list[list], int]:
     """Filter the snapshot. Returns (rows for the table, number of matching rows before `limit`).
@@ -88,7 +100,7 @@ def search(query: str = "", cloud: str = "All", category: str = "All", official_
     """
     if cloud not in ("All", *CLOUDS):
         raise ValueError(f"Unknown cloud {cloud!r}: pick All, {', '.join(CLOUDS)}.")
-    words = [w.lower() for w in (query or "").split()]
+    words = _words(query)
     have = installed_names()
     matched = []
     for row in load().rows:
@@ -124,7 +136,7 @@ def aws_services(query: str = "") -> tuple[list[list], int, str]:
 
     session = botocore.session.get_session()
     services = session.get_available_services()
-    words = [w.lower() for w in (query or "").split()]
+    words = _words(query)
     rows = [[s, "ML / AI" if ML_SERVICES.search(s) else ""] for s in services
             if all(w in s for w in words)]
     return rows, len(services), metadata.version("botocore")
@@ -137,10 +149,14 @@ def aws_service_detail(name: str) -> str:
     from botocore.exceptions import UnknownServiceError
 
     session = botocore.session.get_session()
+    name = (name or "").strip()
     try:
-        model = session.get_service_model((name or "").strip())
+        # Shared mode: only a listed service (botocore joins the name into a path on disk: no '../x').
+        if serving.is_shared() and name not in session.get_available_services():
+            raise UnknownServiceError(service_name=name[:80], known_service_names="")
+        model = session.get_service_model(name)
     except UnknownServiceError:
-        raise ValueError(f"botocore has no service called {name!r}; pick one from the table (e.g. s3, sagemaker).") from None
+        raise ValueError(f"botocore has no service called {name[:80]!r}; pick one from the table (e.g. s3, sagemaker).") from None
     ops = model.operation_names
     full = model.metadata.get("serviceFullName", name)
     sample = ", ".join(ops[:12]) + (" …" if len(ops) > 12 else "")

@@ -5,6 +5,12 @@ into the lab's password fields select the real cloud for that provider only; the
 environment (the SDKs' default credential chains) is used only when the user ticks the box, so a
 teacher's laptop never creates buckets in a real account by surprise.
 
+On a shared server (`shared.serving.is_shared()`) the visitor is not the operator: the server's
+environment is never used (the box is refused), an endpoint must be a public host
+(`serving.check_endpoint`) and comes only with keys typed beside it, so no SDK ever falls back to
+its default credential chain (env vars, instance metadata, `google.auth.default()`,
+`DefaultAzureCredential`) for a visitor. `check_for_visitor` applies these rules before a run.
+
 Secrets are never printed, logged or written: the `Credentials` object hides them from `repr`,
 and every message that leaves the lab goes through `scrub()` first.
 """
@@ -14,15 +20,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field
 
 from labs.cloud_sdks import emulators
+from shared import serving
 
 DEFAULT_AWS_REGION = "us-east-1"  # moto's default and the region S3 treats specially (no LocationConstraint)
 EMULATOR_GCP_PROJECT = "ml-labs-emulator"  # the GCS emulator accepts any project id
+# Shared mode: the token endpoints a real service-account key names (a key is JSON the visitor
+# pastes, and google-auth POSTs to its token_uri), and timeouts so a slow endpoint frees the worker.
+GOOGLE_TOKEN_URIS = ("https://oauth2.googleapis.com/token", "https://accounts.google.com/o/oauth2/token")
+SHARED_CONNECT_TIMEOUT_S = 5
+SHARED_READ_TIMEOUT_S = 20
+USE_ENV_REFUSED = ("'Use this server's environment' is not available on a shared server: its own cloud credentials "
+                   "are never used for a visitor's request. Type your own keys, or leave the fields empty to use "
+                   "the local emulators.")
 
 
 @dataclass(frozen=True)
@@ -109,6 +123,21 @@ class AzureTarget:
     account_key: str = field(default="", repr=False)  # for signing SAS URLs; empty with Entra ID
     queue_connection_string: str = field(default="", repr=False)
 
+    def client_kwargs(self) -> dict:
+        """Extra keyword arguments for the Azure clients: none locally. On a shared server, a real
+        (visitor-named) account gets no redirects, short timeouts and one retry."""
+        if self.kind == "emulator" or not serving.is_shared():
+            return {}
+        if not self.connection_string:  # DefaultAzureCredential would sign in as this server
+            raise serving.RefusedInput(USE_ENV_REFUSED)
+        return {"permit_redirects": False, "connection_timeout": SHARED_CONNECT_TIMEOUT_S,
+                "read_timeout": SHARED_READ_TIMEOUT_S, "retry_total": 1}
+
+    def check_client_url(self, url: str) -> None:
+        """Shared mode: check the URL the SDK itself built from the connection string, before any call."""
+        if self.kind != "emulator" and serving.is_shared():
+            serving.check_endpoint(url, what="Azure Storage endpoint")
+
 
 @dataclass(frozen=True)
 class AwsTarget:
@@ -121,14 +150,29 @@ class AwsTarget:
     access_key_id: str = field(default="", repr=False)
     secret_access_key: str = field(default="", repr=False)
 
-    def client_kwargs(self) -> dict:
-        """Keyword arguments for `boto3.client(...)`: region, endpoint, and keys only if given."""
+    def client_kwargs(self, config=None) -> dict:
+        """Keyword arguments for `boto3.client(...)`: region, endpoint, keys only if given, `config`.
+
+        On a shared server a real target must carry typed keys (else boto3 would read this server's
+        env vars or instance role) and its config ignores endpoints configured in the server's
+        environment, with short timeouts.
+        """
         kwargs: dict = {"region_name": self.region}
         if self.endpoint_url:
             kwargs["endpoint_url"] = self.endpoint_url
         if self.access_key_id:
             kwargs["aws_access_key_id"] = self.access_key_id
             kwargs["aws_secret_access_key"] = self.secret_access_key
+        if self.kind != "emulator" and serving.is_shared():
+            if not self.access_key_id:
+                raise serving.RefusedInput(USE_ENV_REFUSED)
+            from botocore.config import Config
+
+            guard = Config(connect_timeout=SHARED_CONNECT_TIMEOUT_S, read_timeout=SHARED_READ_TIMEOUT_S,
+                           retries={"max_attempts": 1}, ignore_configured_endpoint_urls=True)
+            config = config.merge(guard) if config is not None else guard
+        if config is not None:
+            kwargs["config"] = config
         return kwargs
 
 
@@ -142,6 +186,38 @@ class GcpTarget:
     endpoint_url: str | None = None
     service_account_info: dict | None = field(default=None, repr=False)
 
+    def client_kwargs(self, credentials) -> dict:
+        """Extra keyword arguments for `storage.Client`: none locally. On a shared server, a real
+        target gets an HTTP session that refuses redirects to non-public addresses and replies
+        announcing more than `max_bytes`."""
+        if self.kind == "emulator" or not serving.is_shared():
+            return {}
+        if credentials is None:
+            raise serving.RefusedInput(USE_ENV_REFUSED)
+        return {"_http": guarded_google_session(credentials)}
+
+
+def guarded_google_session(credentials, *, max_bytes: int = 16 * 1024 * 1024):
+    """An authorized requests session whose redirects are checked like a typed endpoint (shared mode)."""
+    import requests
+    from google.auth.transport.requests import AuthorizedSession, Request
+
+    def check(response, *_args, **_kwargs):
+        if response.is_redirect:
+            target = urllib.parse.urljoin(response.url, response.headers.get("location", ""))
+            serving.check_endpoint(target, what="Cloud Storage endpoint (redirect)")
+        length = response.headers.get("content-length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise serving.RefusedInput(f"The Cloud Storage endpoint answered with {int(length) / 1e6:.0f} MB; this "
+                                       f"shared server reads at most {max_bytes / 1e6:.0f} MB per reply.")
+        return response
+
+    plain = requests.Session()
+    plain.hooks["response"].append(check)
+    session = AuthorizedSession(credentials, auth_request=Request(plain))
+    session.hooks["response"].append(check)
+    return session
+
 
 def _check_account_key(key: str) -> None:
     try:
@@ -152,14 +228,106 @@ def _check_account_key(key: str) -> None:
                          ) from None
 
 
+# --- Shared mode: what a visitor may type --------------------------------------------------------
+
+_AZURE_ENDPOINT_KEYS = ("BLOBENDPOINT", "BLOBSECONDARYENDPOINT", "QUEUEENDPOINT", "QUEUESECONDARYENDPOINT",
+                        "FILEENDPOINT", "FILESECONDARYENDPOINT", "TABLEENDPOINT", "TABLESECONDARYENDPOINT")
+
+
+def azure_endpoints(conn: str) -> list[str]:
+    """Every URL the Azure SDK could build from connection string `conn`: the blob and queue
+    endpoints it names or derives (`{protocol}://{account}.{service}.{EndpointSuffix}`), and any
+    other endpoint it names. Shared mode only: also refuses what the SDK would read differently.
+
+    Raises:
+        RefusedInput: Non-ASCII text, spaces, repeated keys, a bad account name or suffix.
+    """
+    what = "Azure connection string"
+    if not conn.isascii() or any(c.isspace() for c in conn):
+        raise serving.RefusedInput(f"The {what} must be one line of Key=Value pairs in plain ASCII, without spaces: "
+                                   "copy it again from the portal (Storage account → Access keys).")
+    parts: dict[str, str] = {}
+    for piece in conn.rstrip(";").split(";"):
+        key, sep, value = piece.partition("=")
+        if not sep:
+            raise serving.RefusedInput(f"The {what} has a part without '=': every part is Key=Value.")
+        if key.upper() in parts:
+            raise serving.RefusedInput(f"The {what} names {key} twice; give each key once.")
+        parts[key.upper()] = value
+    account = parts.get("ACCOUNTNAME", "")
+    if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+        raise serving.RefusedInput(f"The {what}'s AccountName must be 3-24 lowercase letters and digits, as Azure "
+                                   "storage account names are.")
+    suffix = parts.get("ENDPOINTSUFFIX", "core.windows.net")
+    if not re.fullmatch(r"[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+", suffix):
+        raise serving.RefusedInput(f"The {what}'s EndpointSuffix must be a DNS name such as core.windows.net.")
+    protocol = parts.get("DEFAULTENDPOINTSPROTOCOL", "https")
+    if protocol not in ("https", "http"):
+        raise serving.RefusedInput(f"The {what}'s DefaultEndpointsProtocol must be https or http.")
+    urls = [parts.get(f"{service.upper()}ENDPOINT") or f"{protocol}://{account}.{service}.{suffix}"
+            for service in ("blob", "queue")]
+    return urls + [parts[k] for k in _AZURE_ENDPOINT_KEYS if k in parts and parts[k] not in urls]
+
+
+def check_for_visitor(creds: Credentials, clouds=("Azure", "AWS", "Google Cloud")) -> None:
+    """Shared mode: refuse, before anything runs, what would lend this server's credentials or
+    reach its network (no-op locally). Each refusal is one line saying what and why.
+
+    - the server's environment ("use the server environment" box) is never used;
+    - endpoints (typed, or named in an Azure connection string) must resolve to public addresses;
+    - an endpoint override comes with keys typed beside it, else the SDK would sign with the
+      server's own default credentials;
+    - a Google service-account key must use Google's token endpoint.
+
+    Raises:
+        RefusedInput: Saying which field was refused and what to do.
+    """
+    if not serving.is_shared():
+        return
+    if creds.use_environment:
+        raise serving.RefusedInput(USE_ENV_REFUSED)
+    if "Azure" in clouds:
+        conn = creds.azure_connection_string.strip()
+        for url in azure_endpoints(conn) if conn else []:
+            serving.check_endpoint(url, what="Azure connection string's endpoint")
+    if "AWS" in clouds and creds.aws_endpoint_url.strip():
+        if not creds.aws_access_key_id.strip():
+            raise serving.RefusedInput("The S3/SQS endpoint override is used only with an access key id and secret "
+                                       "typed beside it (this shared server never lends its own). Type your keys, or "
+                                       "clear the endpoint to use the local moto emulator.")
+        serving.check_endpoint(creds.aws_endpoint_url, what="S3/SQS endpoint override")
+    if "Google Cloud" in clouds:
+        if creds.gcp_endpoint_url.strip():
+            if not creds.gcp_service_account_json.strip():
+                raise serving.RefusedInput("The Cloud Storage endpoint override is used only with a service-account "
+                                           "key typed beside it (this shared server never lends its own). Paste your "
+                                           "key, or clear the endpoint to use the local emulator.")
+            serving.check_endpoint(creds.gcp_endpoint_url, what="Cloud Storage endpoint override")
+        if creds.gcp_service_account_json.strip():
+            check_service_account_for_visitor(_service_account_info(creds.gcp_service_account_json))
+
+
+def check_service_account_for_visitor(info: dict) -> None:
+    """Shared mode: google-auth POSTs to the key's own `token_uri`, so it must be Google's."""
+    if not serving.is_shared():
+        return
+    if str(info.get("token_uri", "")) not in GOOGLE_TOKEN_URIS:
+        raise serving.RefusedInput(f"The service-account key's token_uri must be Google's ({GOOGLE_TOKEN_URIS[0]}) "
+                                   "on this shared server; paste the key file exactly as Google issued it.")
+    if str(info.get("universe_domain", "googleapis.com")) != "googleapis.com":
+        raise serving.RefusedInput("The service-account key's universe_domain must be googleapis.com on this "
+                                   "shared server.")
+
+
 def azure_target(creds: Credentials) -> AzureTarget:
-    """The Azure target: your connection string, your environment (opt-in), or Azurite."""
+    """The Azure target: your connection string, your environment (opt-in, local only), or Azurite."""
+    check_for_visitor(creds, clouds=("Azure",))
     conn = creds.azure_connection_string.strip()
     source = "the connection string you typed"
     if not conn and creds.use_environment:
-        conn = os.environ.get("AZURE_STORAGE_CONNECTION_STRING", "").strip()
+        conn = serving.operator_env("AZURE_STORAGE_CONNECTION_STRING", "").strip()
         source = "AZURE_STORAGE_CONNECTION_STRING from the server environment"
-        url = os.environ.get("AZURE_STORAGE_ACCOUNT_URL", "").strip()
+        url = serving.operator_env("AZURE_STORAGE_ACCOUNT_URL", "").strip()
         if not conn and url:
             name = urllib.parse.urlparse(url).hostname or url
             return AzureTarget("cloud", f"Azure Storage at {name} with DefaultAzureCredential (server environment)",
@@ -196,9 +364,10 @@ def azure_target(creds: Credentials) -> AzureTarget:
 
 
 def aws_target(creds: Credentials) -> AwsTarget:
-    """The AWS target: your keys, boto3's default chain (opt-in), or moto's server."""
+    """The AWS target: your keys, boto3's default chain (opt-in, local only), or moto's server."""
+    check_for_visitor(creds, clouds=("AWS",))
     key_id, secret = creds.aws_access_key_id.strip(), creds.aws_secret_access_key.strip()
-    region = (creds.aws_region or "").strip() or os.environ.get("AWS_DEFAULT_REGION", "") or DEFAULT_AWS_REGION
+    region = (creds.aws_region or "").strip() or serving.operator_env("AWS_DEFAULT_REGION", "") or DEFAULT_AWS_REGION
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
         raise ValueError(f"'{region}' is not an AWS region name; use one like us-east-1 or eu-west-1.")
     endpoint = (creds.aws_endpoint_url or "").strip() or None
@@ -216,27 +385,34 @@ def aws_target(creds: Credentials) -> AwsTarget:
                      emulators.MOTO_KEY_ID, emulators.MOTO_SECRET)
 
 
+def _service_account_info(raw: str) -> dict:
+    """The parsed service-account key file; a clear error (that never quotes it) if it is not one."""
+    try:
+        info = json.loads(raw)
+    except ValueError:
+        raise ValueError("The Google Cloud key is not valid JSON. Paste the whole service-account key file "
+                         "(IAM → Service accounts → Keys → Add key → JSON).") from None
+    if not isinstance(info, dict) or info.get("type") != "service_account" or not info.get("private_key") \
+            or not info.get("client_email"):
+        raise ValueError("The Google Cloud key must be a service-account key file with type 'service_account', "
+                         "client_email and private_key.")
+    return info
+
+
 def gcp_target(creds: Credentials) -> GcpTarget:
-    """The Google Cloud target: your service-account key, google.auth.default() (opt-in), or the emulator."""
+    """The Google Cloud target: your service-account key, google.auth.default() (opt-in, local only), or the emulator."""
+    check_for_visitor(creds, clouds=("Google Cloud",))
     endpoint = (creds.gcp_endpoint_url or "").strip() or None
     if endpoint and not re.match(r"https?://", endpoint):
         raise ValueError("The Cloud Storage endpoint override must start with http:// or https://.")
     raw = creds.gcp_service_account_json.strip()
     if raw:
-        try:
-            info = json.loads(raw)
-        except ValueError:
-            raise ValueError("The Google Cloud key is not valid JSON. Paste the whole service-account key file "
-                             "(IAM → Service accounts → Keys → Add key → JSON).") from None
-        if not isinstance(info, dict) or info.get("type") != "service_account" or not info.get("private_key") \
-                or not info.get("client_email"):
-            raise ValueError("The Google Cloud key must be a service-account key file with type 'service_account', "
-                             "client_email and private_key.")
+        info = _service_account_info(raw)
         project = (creds.gcp_project or "").strip() or str(info.get("project_id", ""))
         return GcpTarget("cloud", f"Google Cloud project '{project}' as {info['client_email']} (key you typed)"
                          + (f" at {endpoint}" if endpoint else ""), project, endpoint, info)
     if creds.use_environment:
-        project = (creds.gcp_project or "").strip() or os.environ.get("GOOGLE_CLOUD_PROJECT", "")
+        project = (creds.gcp_project or "").strip() or serving.operator_env("GOOGLE_CLOUD_PROJECT", "")
         return GcpTarget("cloud", f"Google Cloud project '{project or '(from credentials)'}' with google.auth.default() "
                          "(server environment)", project, endpoint)
     emu = emulators.POOL.get("gcs")

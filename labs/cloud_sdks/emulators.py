@@ -7,7 +7,8 @@
 Each emulator runs as a real process behind `supervise.py`, which stops it if this server dies.
 One set is shared by every user of the lab: it starts lazily on the first click (under a lock,
 so twenty people clicking at once start one Azurite, not twenty) and stops at exit or on
-`POOL.stop_all()`. Ports: the emulator's well-known port when it is free, else any free one.
+`POOL.stop_all()`; on a shared server only the operator may stop them (`stop_on_request`).
+Ports: the emulator's well-known port when it is free, else any free one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Callable
+
+from shared import serving
 
 HOST = "127.0.0.1"  # emulators listen on loopback only: nothing outside this machine can reach them
 START_TIMEOUT_S = 45.0  # Azurite (node) starts in ~1 s, moto's Flask app in ~2-4 s on 2 cores
@@ -318,6 +321,13 @@ class EmulatorPool:
 
 POOL = EmulatorPool()
 atexit.register(POOL.stop_all)
+
+
+def stop_on_request() -> list[str]:
+    """Stop every emulator when someone clicks Stop; on a shared server that is refused (every
+    visitor's run uses the same emulators), so only the operator can do it, from the machine."""
+    serving.operator_only("stopping the emulators")
+    return POOL.stop_all()
 
 
 def status_rows() -> list[list[str]]:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import re
 
+from shared import serving
+
 MAX_KEY_BYTES = 1024  # S3 keys, GCS object names and Azure blob names all stop at 1024 (bytes/chars)
+MAX_CHECKED_CHARS = 1024  # shared mode: the longest name the checker accepts (no cloud allows over 1024)
 _IP = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 
 
@@ -126,7 +129,14 @@ QUEUE_RULES = {
 
 
 def check_all(name: str) -> list[list[str]]:
-    """A table row per cloud resource kind: kind, 'valid' or 'invalid', the broken rules."""
+    """A table row per cloud resource kind: kind, 'valid' or 'invalid', the broken rules.
+
+    Raises:
+        NamingError: On a shared server, for a name over MAX_CHECKED_CHARS (it is not quoted back).
+    """
+    if serving.is_shared() and len(name) > MAX_CHECKED_CHARS:
+        raise NamingError(f"That name has {len(name):,} characters; no cloud accepts more than {MAX_KEY_BYTES} "
+                          f"anywhere, so this checker stops at {MAX_CHECKED_CHARS} on a shared server.")
     rows = []
     for kind, rule in {**BUCKET_RULES, **QUEUE_RULES}.items():
         problems = rule(name)

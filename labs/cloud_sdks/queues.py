@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 
-from labs.cloud_sdks.credentials import AwsTarget, AzureTarget, GcpTarget
+from labs.cloud_sdks.credentials import USE_ENV_REFUSED, AwsTarget, AzureTarget, GcpTarget
 from labs.cloud_sdks.steps import StepLog
+from shared import serving
 
 VISIBILITY_S = 30  # how long a received message stays hidden from other workers before it reappears
 
@@ -25,11 +26,12 @@ def azure_queue_demo(target: AzureTarget, queue_name: str, messages: list[str], 
     from azure.storage.queue import QueueClient
 
     if target.queue_connection_string:
-        queue = QueueClient.from_connection_string(target.queue_connection_string, queue_name)
+        queue = QueueClient.from_connection_string(target.queue_connection_string, queue_name, **target.client_kwargs())
     else:
         from azure.identity import DefaultAzureCredential
         url = target.account_url.replace(".blob.", ".queue.")
-        queue = QueueClient(url, queue_name, credential=DefaultAzureCredential())
+        queue = QueueClient(url, queue_name, **target.client_kwargs(), credential=DefaultAzureCredential())
+    target.check_client_url(queue.url)  # a shared server checks the host the SDK will call
 
     with log.step("create queue") as d:
         queue.create_queue()
@@ -71,11 +73,11 @@ def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepL
             d.text = f"{len(messages)} message(s)"
         with log.step("receive + delete each") as d:
             done = []
-            while len(done) < len(messages):
+            while len(done) < len(messages):  # each round adds a message or stops: at most len(messages) rounds
                 got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
                 if not got:
                     break
-                for msg in got:
+                for msg in got[:10]:
                     done.append(msg["Body"])  # ... process the job here, then delete it:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=msg["ReceiptHandle"])
             d.text = f"processed {len(done)}: {', '.join(sorted(done))}"
@@ -109,6 +111,8 @@ def pubsub_demo(target: GcpTarget, queue_name: str, messages: list[str], log: St
     if target.service_account_info:
         from google.oauth2 import service_account
         kwargs["credentials"] = service_account.Credentials.from_service_account_info(target.service_account_info)
+    elif target.kind != "emulator" and serving.is_shared():  # google.auth.default() would be this server
+        raise serving.RefusedInput(USE_ENV_REFUSED)
     publisher, subscriber = pubsub_v1.PublisherClient(**kwargs), pubsub_v1.SubscriberClient(**kwargs)
     topic = publisher.topic_path(target.project, queue_name)
     subscription = subscriber.subscription_path(target.project, queue_name + "-sub")
@@ -123,8 +127,8 @@ def pubsub_demo(target: GcpTarget, queue_name: str, messages: list[str], log: St
             d.text = f"{len([f.result(timeout=30) for f in futures])} message(s)"
         with log.step("pull + ack each") as d:
             done = []
-            while len(done) < len(messages):
-                got = subscriber.pull(subscription=subscription, max_messages=10, timeout=10).received_messages
+            while len(done) < len(messages):  # each round adds a message or stops: at most len(messages) rounds
+                got = subscriber.pull(subscription=subscription, max_messages=10, timeout=10).received_messages[:10]
                 if not got:
                     break
                 done += [m.message.data.decode() for m in got]  # ... process, then acknowledge:

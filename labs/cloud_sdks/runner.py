@@ -4,6 +4,12 @@
 (emulator or real, see credentials.py), start the emulators that are needed side by side, then
 run each cloud's task function and record every call. One cloud failing (a missing emulator,
 wrong credentials) does not stop the others: its row says what went wrong, cleaned of secrets.
+
+On a shared server (`shared.serving.is_shared()`) a run first refuses what would lend the
+server's credentials or reach its network (`credentials.check_for_visitor`), always adds the
+random suffix to names (the emulators are shared: one visitor must not reach another's bucket
+or queue), caps the length of every text input, and shows a real cloud's errors without the
+text of its reply.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Callable
 from labs.cloud_sdks import credentials as cred
 from labs.cloud_sdks import emulators, naming, queues, storage
 from labs.cloud_sdks.steps import Step, StepLog, short_error
+from shared import serving
 from shared.optional import MissingDependency, require
 
 SLUG = "cloud_sdks"
@@ -26,6 +33,10 @@ MAX_MESSAGE_BYTES = 48 * 1024  # Azure Queue Storage's limit is 64 KiB after bas
 EMULATOR_OF = {"Azure": "azurite", "AWS": "moto", "Google Cloud": "gcs"}
 SDK_MODULE = {"Azure": "azure.storage.blob", "AWS": "boto3", "Google Cloud": "google.cloud.storage"}
 QUEUE_SDK_MODULE = {"Azure": "azure.storage.queue", "AWS": "boto3", "Google Cloud": "google.cloud.pubsub_v1"}
+# Shared mode: longest text accepted in a box, checked before any rule quotes it back.
+MAX_BASE_NAME_CHARS = 256  # every cloud stops at 222 characters (GCS with dots), most at 63
+MAX_OBJECT_NAME_CHARS = 2048  # object names stop at 1024 bytes
+MAX_MESSAGES_CHARS = 2 * MAX_MESSAGES * MAX_MESSAGE_BYTES  # the whole messages box
 
 
 # Distributions the lab uses, checked by metadata: finding `azure.storage.blob` with importlib
@@ -94,6 +105,8 @@ def read_payload(text: str | None, file_path: str | None) -> tuple[bytes, str]:
         InputError: If both are empty or the payload is larger than MAX_UPLOAD_BYTES.
     """
     if file_path:
+        serving.check_visitor_path(file_path, roots=serving.gradio_upload_roots(), what="file to upload",
+                                   instead="upload the file with the upload box")
         size = os.path.getsize(file_path)
         if size > MAX_UPLOAD_BYTES:
             raise InputError(f"The file is {size / 1e6:.1f} MB; this lab uploads at most {MAX_UPLOAD_BYTES / 1e6:.0f} MB "
@@ -110,8 +123,36 @@ def read_payload(text: str | None, file_path: str | None) -> tuple[bytes, str]:
     return data, "text"
 
 
+def split_messages(text: str | None) -> list[str]:
+    """The messages box, one message per line (its size is capped on a shared server).
+
+    Raises:
+        InputError: In shared mode, for a box far larger than MAX_MESSAGES messages could fill.
+    """
+    text = text or ""
+    if serving.is_shared() and len(text) > MAX_MESSAGES_CHARS:
+        raise InputError(f"The messages box holds {len(text):,} characters; this demo sends at most {MAX_MESSAGES} "
+                         f"messages of {MAX_MESSAGE_BYTES // 1024} KiB each.")
+    return text.splitlines()
+
+
+def _check_text_sizes(base_name: str, object_name: str | None = None) -> None:
+    """Shared mode: refuse names far longer than any cloud allows, before a rule quotes them back."""
+    if not serving.is_shared():
+        return
+    if len(base_name or "") > MAX_BASE_NAME_CHARS:
+        raise InputError(f"The name has {len(base_name):,} characters; no cloud accepts more than 222 (most 63).")
+    if object_name is not None and len(object_name) > MAX_OBJECT_NAME_CHARS:
+        raise InputError(f"The object name has {len(object_name):,} characters; object names stop at 1024 bytes.")
+
+
 def final_name(base: str, unique: bool) -> str:
-    """`base`, plus a short random suffix when `unique` (so many users can run at once)."""
+    """`base`, plus a short random suffix when `unique` (so many users can run at once).
+
+    On a shared server the suffix is always added: the emulators are shared, and a name a visitor
+    picks must never be another visitor's bucket or queue.
+    """
+    unique = unique or serving.is_shared()
     base = (base or "").strip()
     return f"{base}-{pysecrets.token_hex(3)}" if unique and base else base
 
@@ -158,14 +199,15 @@ def _run(task: str, creds: cred.Credentials, clouds: list[str], modules: dict[st
             result.skipped[cloud] = why
             result.targets.pop(cloud)
             continue
-        log = StepLog(cloud, target.description, secrets, mask_signatures=target.kind != "emulator")
+        remote = serving.is_shared() and target.kind != "emulator"  # a host a visitor named: no reply text shown
+        log = StepLog(cloud, target.description, secrets, mask_signatures=target.kind != "emulator", remote=remote)
         try:
             require(modules[cloud], slug=SLUG, purpose=f"the {cloud} SDK")
             call(cloud, target, log)
         except MissingDependency as exc:
             result.failures[cloud] = str(exc)
         except Exception as exc:  # the SDK's own message, cleaned of secrets; the other clouds still run
-            result.failures[cloud] = cred.scrub(short_error(exc), secrets)
+            result.failures[cloud] = cred.scrub(short_error(exc, remote=remote), secrets)
         result.steps += log.steps
     return result
 
@@ -179,6 +221,8 @@ def run_storage(creds: cred.Credentials, base_name: str, object_name: str, data:
         InputError: If the payload is too big or no cloud is chosen.
     """
     chosen = _pick_clouds(clouds)
+    cred.check_for_visitor(creds, chosen)
+    _check_text_sizes(base_name, object_name)
     if len(data) > MAX_UPLOAD_BYTES:
         raise InputError(f"The payload is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB.")
     name = final_name(base_name, unique)
@@ -205,6 +249,8 @@ def run_queues(creds: cred.Credentials, base_name: str, messages: list[str], *, 
         InputError: For no messages, too many, or too long.
     """
     chosen = _pick_clouds(clouds)
+    cred.check_for_visitor(creds, chosen)
+    _check_text_sizes(base_name)
     messages = [m.strip() for m in messages if m and m.strip()]
     if not messages:
         raise InputError("No messages: type one per line, e.g. 'train model-a'.")

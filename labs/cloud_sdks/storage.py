@@ -7,28 +7,34 @@ everything. The target is a local emulator or a real cloud; the code is the same
 client construction (the first lines) differs, which is the point.
 
 The imports sit inside the functions: the launcher never loads a cloud SDK.
+
+On a shared server the targets add their guards through `target.client_kwargs(...)` (no
+unchecked redirects, short timeouts, never a default credential chain) and every loop or read
+over what a remote target returns is bounded (`MAX_LISTED`, reads no longer than the upload).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 
 from labs.cloud_sdks.credentials import AwsTarget, AzureTarget, GcpTarget
-from labs.cloud_sdks.steps import StepLog, http_get, tamper
+from labs.cloud_sdks.steps import CheckFailed, StepLog, http_get, tamper
 
 SIGNED_URL_MINUTES = 15  # long enough to paste the link into a browser, short enough to be harmless
+MAX_LISTED = 100  # the demo puts one object in a fresh bucket: never page through more than this
 
 
-def _check_signed_fetch(log: StepLog, url: str, data: bytes, sig_param: str) -> None:
+def _check_signed_fetch(log: StepLog, url: str, data: bytes, sig_param: str, *, remote: bool = False) -> None:
     """Fetch a signed URL with plain HTTP, then a forged copy, and record what the target did."""
     with log.step("fetch signed URL (plain HTTP)") as d:
-        status, body = http_get(url)
+        status, body = http_get(url, remote=remote)
         if status != 200 or body != data:
-            raise RuntimeError(f"the signed URL returned HTTP {status} and {len(body)} bytes")
+            raise CheckFailed(f"the signed URL returned HTTP {status} and {len(body)} bytes")
         d.text = f"HTTP {status}, {len(body)} bytes, identical to the upload"
     with log.step("fetch forged URL (signature changed)") as d:
-        status, _ = http_get(tamper(url, sig_param))
+        status, _ = http_get(tamper(url, sig_param), remote=remote)
         if status in (401, 403):
             d.text = f"HTTP {status}: refused, the target checks signatures"
         elif status == 200:
@@ -44,10 +50,11 @@ def azure_blob_demo(target: AzureTarget, container_name: str, blob_name: str, da
     # 1. A client for the account. A connection string carries the account key (Azurite's is public);
     #    without one, DefaultAzureCredential signs in with Entra ID (env vars, managed identity, az login).
     if target.connection_string:
-        service = BlobServiceClient.from_connection_string(target.connection_string)
+        service = BlobServiceClient.from_connection_string(target.connection_string, **target.client_kwargs())
     else:
         from azure.identity import DefaultAzureCredential
-        service = BlobServiceClient(target.account_url, credential=DefaultAzureCredential())
+        service = BlobServiceClient(target.account_url, **target.client_kwargs(), credential=DefaultAzureCredential())
+    target.check_client_url(service.url)  # a shared server checks the host the SDK will call
 
     with log.step("create container") as d:
         container = service.create_container(container_name)
@@ -57,10 +64,11 @@ def azure_blob_demo(target: AzureTarget, container_name: str, blob_name: str, da
             container.upload_blob(blob_name, data, overwrite=True)
             d.text = f"{len(data)} bytes to '{blob_name}'"
         with log.step("list blobs") as d:
-            names = [b.name for b in container.list_blobs()]
+            names = [b.name for b in itertools.islice(container.list_blobs(), MAX_LISTED)]
             d.text = f"{len(names)} blob(s): {', '.join(names)}"
         with log.step("download blob") as d:
-            got = container.download_blob(blob_name).readall()
+            # Never read more than we sent (one byte more shows a longer object): the endpoint could lie.
+            got = container.download_blob(blob_name, offset=0, length=len(data) + 1).readall()
             d.text = f"{len(got)} bytes, {'identical' if got == data else 'DIFFERENT'}"
         # 2. A SAS (shared access signature) URL: read-only, expires. Signed with the account key,
         #    or with a user delegation key fetched through Entra ID when there is no account key.
@@ -75,7 +83,7 @@ def azure_blob_demo(target: AzureTarget, container_name: str, blob_name: str, da
                                         permission=BlobSasPermissions(read=True), expiry=expiry)
             url = f"{container.get_blob_client(blob_name).url}?{sas}"
             d.text = url
-        _check_signed_fetch(log, url, data, "sig")
+        _check_signed_fetch(log, url, data, "sig", remote=target.kind != "emulator")
     finally:
         # 3. Clean up even after a failure: deleting the container deletes its blobs.
         with log.step("delete container") as d:
@@ -90,8 +98,7 @@ def s3_demo(target: AwsTarget, bucket: str, key: str, data: bytes, log: StepLog)
 
     # 1. A client. With explicit keys they are used; without, boto3's default chain looks in env
     #    vars, ~/.aws, SSO, then the instance/container role. Signature V4 is what every region accepts.
-    s3 = boto3.client("s3", config=Config(signature_version="s3v4", retries={"max_attempts": 2}),
-                      **target.client_kwargs())
+    s3 = boto3.client("s3", **target.client_kwargs(Config(signature_version="s3v4", retries={"max_attempts": 2})))
 
     with log.step("create bucket") as d:
         if target.region == "us-east-1":  # the one region that refuses an explicit LocationConstraint
@@ -104,21 +111,21 @@ def s3_demo(target: AwsTarget, bucket: str, key: str, data: bytes, log: StepLog)
             s3.put_object(Bucket=bucket, Key=key, Body=data)
             d.text = f"{len(data)} bytes to '{key}'"
         with log.step("list objects") as d:
-            listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
+            listed = s3.list_objects_v2(Bucket=bucket, MaxKeys=MAX_LISTED).get("Contents", [])[:MAX_LISTED]
             d.text = f"{len(listed)} object(s): {', '.join(o['Key'] for o in listed)}"
         with log.step("get object") as d:
-            got = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            got = s3.get_object(Bucket=bucket, Key=key)["Body"].read(len(data) + 1)  # at most one byte more than sent
             d.text = f"{len(got)} bytes, {'identical' if got == data else 'DIFFERENT'}"
         # 2. A presigned URL is computed locally from the keys: no call to S3 happens here.
         with log.step("make presigned URL (GET, expires)") as d:
             url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key},
                                             ExpiresIn=SIGNED_URL_MINUTES * 60)
             d.text = url
-        _check_signed_fetch(log, url, data, "X-Amz-Signature")
+        _check_signed_fetch(log, url, data, "X-Amz-Signature", remote=target.kind != "emulator")
     finally:
         # 3. A bucket must be empty before it can be deleted.
         with log.step("delete object and bucket") as d:
-            for obj in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            for obj in s3.list_objects_v2(Bucket=bucket, MaxKeys=MAX_LISTED).get("Contents", [])[:MAX_LISTED]:
                 s3.delete_object(Bucket=bucket, Key=obj["Key"])
             s3.delete_bucket(Bucket=bucket)
             d.text = "bucket emptied and deleted"
@@ -139,9 +146,11 @@ def gcs_demo(target: GcpTarget, bucket_name: str, blob_name: str, data: bytes, l
     elif target.service_account_info:
         from google.oauth2 import service_account
         signer = service_account.Credentials.from_service_account_info(target.service_account_info)
-        client = storage.Client(project=target.project, credentials=signer, client_options=options)
+        client = storage.Client(project=target.project, credentials=signer, client_options=options,
+                                **target.client_kwargs(signer))
     else:
-        client = storage.Client(project=target.project or None, client_options=options)
+        client = storage.Client(project=target.project or None, client_options=options,
+                                **target.client_kwargs(None))  # refused on a shared server
         signer = None  # default credentials sign only if they are a service account with a key
 
     with log.step("create bucket") as d:
@@ -153,10 +162,10 @@ def gcs_demo(target: GcpTarget, bucket_name: str, blob_name: str, data: bytes, l
             blob.upload_from_string(data)
             d.text = f"{len(data)} bytes to '{blob_name}'"
         with log.step("list blobs") as d:
-            names = [b.name for b in client.list_blobs(bucket_name)]
+            names = [b.name for b in client.list_blobs(bucket_name, max_results=MAX_LISTED)]
             d.text = f"{len(names)} blob(s): {', '.join(names)}"
         with log.step("download blob") as d:
-            got = bucket.blob(blob_name).download_as_bytes()
+            got = bucket.blob(blob_name).download_as_bytes(start=0, end=len(data))  # at most one byte more than sent
             d.text = f"{len(got)} bytes, {'identical' if got == data else 'DIFFERENT'}"
         # 2. A V4 signed URL, computed locally with the service account's private key.
         with log.step("make signed URL (V4, GET, expires)") as d:
@@ -164,7 +173,7 @@ def gcs_demo(target: GcpTarget, bucket_name: str, blob_name: str, data: bytes, l
             url = blob.generate_signed_url(version="v4", method="GET", credentials=signer,
                                            expiration=dt.timedelta(minutes=SIGNED_URL_MINUTES), **extra)
             d.text = url
-        _check_signed_fetch(log, url, data, "X-Goog-Signature")
+        _check_signed_fetch(log, url, data, "X-Goog-Signature", remote=target.kind != "emulator")
     finally:
         # 3. force=True deletes the objects first (up to 256 of them), then the bucket.
         with log.step("delete bucket") as d:
