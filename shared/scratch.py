@@ -67,3 +67,85 @@ def folder_bytes(root: str | os.PathLike[str]) -> int:
             except FileNotFoundError:
                 pass
     return total
+
+
+def suite_roots() -> list[str]:
+    """Every folder where the suite keeps outputs: gradio's cache and the labs' temp roots.
+
+    gradio copies each output file into its cache, so a lab's own copy and the cache's both count.
+    Only folders owned by this OS user are listed.
+    """
+    import glob
+
+    tmp = tempfile.gettempdir()
+    roots = [os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tmp, "gradio")]
+    # Outputs only: png_to_glb keeps its shipped examples beside its runs, and those must stay.
+    for pattern in ("ml_labs-*", "ml_labs_*", "png_to_glb-*/run_*", "wheel_packaging_*"):
+        roots += glob.glob(os.path.join(tmp, pattern))
+    own = []
+    for root in roots:
+        try:
+            st = os.lstat(root)
+        except OSError:
+            continue
+        if os.path.isdir(root) and not os.path.islink(root) and (not hasattr(os, "getuid") or st.st_uid == os.getuid()):
+            own.append(root)
+    return own
+
+
+def cap_folders(roots: list[str], max_bytes: int) -> int:
+    """Delete the oldest files under `roots` until together they hold at most `max_bytes`.
+
+    An age limit alone does not bound a busy server's disk (fifty 1024-pixel meshes in an hour are
+    several GB), so a size cap backs it up: the oldest outputs go first. Returns the bytes freed.
+    """
+    files = []
+    for root in roots:
+        for dirpath, _, names in os.walk(root):
+            for name in names:
+                path = os.path.join(dirpath, name)
+                try:
+                    info = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                files.append((info.st_mtime, info.st_size, path))
+    total = sum(size for _, size, _ in files)
+    freed = 0
+    for _, size, path in sorted(files):
+        if total - freed <= max_bytes:
+            break
+        try:
+            os.unlink(path)
+            freed += size
+        except FileNotFoundError:
+            freed += size
+        except OSError:
+            continue
+    return freed
+
+
+def start_janitor(roots=suite_roots, *, max_bytes: int, every_s: float = 60.0) -> "threading.Event":
+    """Keep the folders `roots()` lists under `max_bytes` in all, from a daemon thread.
+
+    Args:
+        roots: A function returning the folders to watch (listed anew on every pass).
+        max_bytes: The cap for all of them together.
+        every_s: Seconds between passes.
+
+    Returns:
+        An event; set it to stop the thread.
+    """
+    import threading
+
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                cap_folders(roots(), max_bytes)
+            except OSError:
+                pass
+            stop.wait(every_s)
+
+    threading.Thread(target=loop, name="ml-labs-disk-janitor", daemon=True).start()
+    return stop

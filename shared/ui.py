@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 import gradio as gr
 
-from shared import serving
+from shared import scratch, serving
 from shared.optional import MissingDependency, install_hint, missing
 from shared.uploads import MAX_IMAGE_PIXELS, MAX_UPLOAD_BYTES
 
@@ -39,6 +39,11 @@ LOCAL_MAX_FILE_SIZE = 1024 * 1024 * 1024
 # gradio's cache (uploads and every output file): (check every N seconds, delete files older than M).
 SHARED_DELETE_CACHE = (600, 3600)
 LOCAL_DELETE_CACHE = (3600, 86400)
+# Shared mode also caps the disk the cache and the labs' outputs use together (oldest files go
+# first), checked every JANITOR_EVERY_S.
+SHARED_CACHE_BYTES = int(os.environ.get("ML_LABS_CACHE_BYTES") or 2 * 1024**3)
+JANITOR_EVERY_S = 30.0
+_janitor_started = False
 
 THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="purple")
 CSS = """
@@ -214,11 +219,17 @@ def deferred_app():
 def apply_limits(demo: gr.Blocks, *, shared: bool) -> None:
     """Bound what gradio itself keeps: its file cache is cleaned on a schedule, and no image with
     more pixels than the suite accepts is ever decoded (Pillow refuses it from the header, so a
-    12000x12000 PNG sent to a `gr.Image` costs nothing).
+    12000x12000 PNG sent to a `gr.Image` costs nothing). In shared mode a janitor thread also
+    keeps the cache and the labs' output folders under `SHARED_CACHE_BYTES` in all
+    (`ML_LABS_CACHE_BYTES`), oldest files first.
     """
     from PIL import Image
 
+    global _janitor_started
     demo.delete_cache = SHARED_DELETE_CACHE if shared else LOCAL_DELETE_CACHE
+    if shared and not _janitor_started:
+        scratch.start_janitor(max_bytes=SHARED_CACHE_BYTES, every_s=JANITOR_EVERY_S)
+        _janitor_started = True
     # Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that: refuse above the suite's limit.
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS // 2
 

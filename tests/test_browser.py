@@ -66,6 +66,10 @@ def page(browser):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(60_000)
+    # expect()'s own default is 5 s, too short for a first page load on a busy 2-core machine.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
     yield page
     context.close()
 

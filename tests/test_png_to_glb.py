@@ -12,9 +12,7 @@ from labs.png_to_glb import app
 
 @pytest.fixture(scope="module")
 def client():
-    from tests.conftest import timed_client
-
-    from tests.conftest import free_port
+    from tests.conftest import free_port, timed_client
 
     app.demo.queue()
     _, url, _ = app.demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)

@@ -163,3 +163,35 @@ def test_leaked_secrets_finds_every_form(operator_secrets):
     assert leaked_secrets("all fine") == []
     assert leaked_secrets(b"Authorization: AWS4-HMAC-SHA256 Credential=AKIAOPERATORFAKE0001/...") == ["OPERATORFAKE"]
     assert "hf_operatorFAKEtoken" in leaked_secrets({"Authorization": f"Bearer {operator_secrets['HF_TOKEN']}"})
+
+
+def test_disk_cap_deletes_the_oldest_files_first(tmp_path):
+    a, b = tmp_path / "cache", tmp_path / "lab"
+    a.mkdir(), b.mkdir()
+    now = time.time()
+    for i, folder in enumerate([a, b, a, b]):
+        path = folder / f"f{i}.bin"
+        path.write_bytes(b"x" * 1000)
+        os.utime(path, (now - 100 + i, now - 100 + i))
+    freed = scratch.cap_folders([str(a), str(b)], 2500)
+    assert freed == 2000
+    assert sorted(p.name for p in tmp_path.rglob("*.bin")) == ["f2.bin", "f3.bin"]
+
+
+def test_the_janitor_watches_gradio_and_the_labs_folders(tmp_path, monkeypatch):
+    monkeypatch.setattr(scratch.tempfile, "gettempdir", lambda: str(tmp_path))
+    monkeypatch.delenv("GRADIO_TEMP_DIR", raising=False)
+    for name in ("gradio", "ml_labs-demo-0", "png_to_glb-0/examples", "png_to_glb-0/run_1", "unrelated"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "png_to_glb-link").symlink_to(tmp_path / "unrelated")
+    assert sorted(os.path.basename(r) for r in scratch.suite_roots()) == ["gradio", "ml_labs-demo-0", "run_1"]
+    (tmp_path / "gradio" / "big.bin").write_bytes(b"x" * 10_000)
+    stop = scratch.start_janitor(max_bytes=1000, every_s=0.05)
+    try:
+        for _ in range(100):
+            if not (tmp_path / "gradio" / "big.bin").exists():
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+    assert not (tmp_path / "gradio" / "big.bin").exists()
