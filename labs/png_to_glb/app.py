@@ -7,6 +7,7 @@ import gradio as gr
 from labs import get
 from labs.png_to_glb import convert as conversion
 from labs.png_to_glb import depth, examples, heightmap, mesh
+from shared import serving
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("png_to_glb")
@@ -94,7 +95,8 @@ with gr.Blocks(title=LAB.title) as demo:
             with gr.Accordion("Height source", open=False):
                 source = gr.Radio(list(conversion.SOURCES), value=D.source, label="Heights from",
                                   info="brightness: pixel luminance; depth: a transformers depth-estimation model")
-                depth_model = gr.Textbox(value=D.depth_model, label="Depth model (hub id or local folder)")
+                depth_model = gr.Textbox(value=D.depth_model, label="Depth model (hub id)" if serving.is_shared()
+                                         else "Depth model (hub id or local folder)")
             with gr.Row():
                 max_height = gr.Slider(*R["max_height_mm"], value=D.max_height_mm, step=0.5, label="Max height (mm)")
                 base = gr.Slider(*R["base_mm"], value=D.base_mm, step=0.1, label="Base above black (mm)")

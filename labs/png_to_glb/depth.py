@@ -17,18 +17,28 @@ What it teaches:
 
 Depth Anything and DPT predict *relative inverse depth* (bigger = nearer), which
 is what a relief wants. Metric-depth models (bigger = farther) need "invert".
+
+Before anything is downloaded, the hub's file list is read and a model whose files
+are above ``MAX_DEPTH_MODEL_BYTES`` is refused. On a shared server
+(``shared.serving.is_shared()``) the hub is asked without any token (``token=False``:
+the server's ``HF_TOKEN`` is never used for a visitor), exactly the checked revision
+is downloaded, and a folder is accepted only inside what visitors uploaded: any
+other server path gets the same refusal whether it exists or not.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import os
+import re
 import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 
+from shared import serving
 from shared.optional import require
 
 SLUG = "png_to_glb"
@@ -44,12 +54,21 @@ HUB_PROBE_TIMEOUT_S = 3.0
 # Files a depth model needs; downloading only these skips other formats' weights.
 MODEL_FILE_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model"]
 
+# Largest download for one depth model (the files above); Depth Anything V2 Large is ~1.3 GB.
+MAX_DEPTH_MODEL_BYTES = 2 * 1024**3
+HUB_INFO_TIMEOUT_S = 10.0
+# "name" or "owner/name" (letters, digits, - _ .): what a hub id looks like, never a path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
+
 
 class DepthModelError(ValueError):
     """The depth model could not be loaded or run; the message says what to do."""
 
 
 def _hint(model: str) -> str:
+    if serving.is_shared():
+        return ("Use the 'brightness' height source, which needs no model, or run the lab on your own machine "
+                "to use a model folder you downloaded.")
     return (
         f"To use it offline, download it once on a machine with internet "
         f"(`hf download {model} --local-dir ./depth-model`) and enter that folder's path as the model; "
@@ -69,6 +88,48 @@ def _hub_reachable() -> bool:
         return False
 
 
+def is_hub_id(value: str) -> bool:
+    """Whether `value` has the form of a hub id ("name" or "owner/name"), not of a path."""
+    return bool(_HUB_ID.match(value)) and ".." not in value and "--" not in value
+
+
+def hub_token() -> bool | None:
+    """The ``token`` argument of every hub call: the server's own token locally (None), never for a
+    visitor of a shared server (False)."""
+    return False if serving.is_shared() else None
+
+
+def check_download_size(model: str, limit: int = MAX_DEPTH_MODEL_BYTES) -> str | None:
+    """Read the hub's file list of `model` and refuse it when the files we would download are above `limit`.
+
+    Returns:
+        The revision (commit) that was checked, or None when the hub did not answer (then, on a
+        shared server, the model is refused: nothing unchecked is downloaded).
+
+    Raises:
+        DepthModelError: Above the limit, or (shared server) when the size could not be checked.
+    """
+    api = require("huggingface_hub", slug=SLUG, purpose=PURPOSE).HfApi()
+    try:
+        info = api.model_info(model, files_metadata=True, timeout=HUB_INFO_TIMEOUT_S, token=hub_token())
+    except Exception:  # noqa: BLE001 - unknown, private, gated or unreachable
+        if serving.is_shared():
+            raise DepthModelError(
+                f"The depth model {model} could not be looked up on the Hugging Face hub (no such public model, "
+                f"or the hub did not answer), so it was not downloaded. Check the id, e.g. {DEFAULT_DEPTH_MODEL}."
+            ) from None
+        return None
+    total = sum(s.size or 0 for s in info.siblings or []
+                if any(fnmatch.fnmatch(s.rfilename, p) for p in MODEL_FILE_PATTERNS))
+    if total > limit:
+        raise DepthModelError(
+            f"The depth model {model} has {total / 1024**3:.1f} GB of files, above this lab's limit of "
+            f"{limit / 1024**3:.1f} GB per model, so it was not downloaded. Pick a smaller one, e.g. {DEFAULT_DEPTH_MODEL}."
+        )
+    sha = getattr(info, "sha", None)
+    return sha if isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}", sha) else None
+
+
 def resolve_model(model: str) -> str:
     """Turn a model id or folder into a local folder with the model files.
 
@@ -80,19 +141,26 @@ def resolve_model(model: str) -> str:
 
     Raises:
         DepthModelError: if it is neither a usable folder nor cached/downloadable.
+        RefusedInput: on a shared server, for a folder outside what visitors uploaded.
     """
     model = (model or "").strip()
     if not model:
         raise DepthModelError(
             f"No depth model given. Enter a model id such as {DEFAULT_DEPTH_MODEL} or a local folder."
         )
+    if serving.is_shared() and not is_hub_id(model):
+        # Same refusal whether the path exists or not; a hub id is never looked up on disk.
+        serving.check_visitor_path(os.path.expanduser(model), roots=serving.gradio_upload_roots(),
+                                   what="depth model", instead=f"type a Hugging Face model id such as "
+                                   f"{DEFAULT_DEPTH_MODEL}, or use the 'brightness' height source")
     path = Path(model).expanduser()
-    if path.is_dir():
+    on_disk = not (serving.is_shared() and is_hub_id(model))  # shared: "a/b" is not a folder of the server's
+    if on_disk and path.is_dir():
         if not (path / "config.json").is_file():
             raise DepthModelError(f"The folder {path} has no config.json, so it is not a transformers model folder.")
         return str(path.resolve())
     # A hub id is "name" or "owner/name"; anything else that looks like a path must exist.
-    if model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model:
+    if on_disk and (model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model):
         raise DepthModelError(f"The folder {model} does not exist. Check the path, or give a Hugging Face model id.")
 
     snapshot_download = require("huggingface_hub", slug=SLUG, purpose=PURPOSE).snapshot_download
@@ -108,8 +176,11 @@ def resolve_model(model: str) -> str:
         raise DepthModelError(
             f"The depth model {model} could not be loaded: it is not in the local cache and {why}. {_hint(model)}"
         )
+    revision = check_download_size(model)
+    # Shared server: no token, and exactly the revision whose size was checked.
+    pinned = {"revision": revision} if (revision and serving.is_shared()) else {}
     try:
-        return snapshot_download(model, allow_patterns=MODEL_FILE_PATTERNS)
+        return snapshot_download(model, allow_patterns=MODEL_FILE_PATTERNS, token=hub_token(), **pinned)
     except Exception as exc:  # noqa: BLE001 - hub errors come in many types
         raise DepthModelError(
             f"The depth model {model} could not be downloaded ({type(exc).__name__}: {exc}). {_hint(model)}"
@@ -127,8 +198,8 @@ def load_depth_pipeline(model_dir: str, device: str):
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    try:
-        return transformers.pipeline("depth-estimation", model=model_dir, device=device)
+    try:  # a local folder: nothing is downloaded, and never with the server's token for a visitor
+        return transformers.pipeline("depth-estimation", model=model_dir, device=device, token=hub_token())
     except Exception as exc:  # noqa: BLE001 - config/weights errors come in many types
         raise DepthModelError(
             f"The folder {model_dir} could not be loaded as a depth-estimation model ({type(exc).__name__}: {exc}). "

@@ -5,7 +5,8 @@ from __future__ import annotations
 import gradio as gr
 
 from labs import get
-from labs.transformers_tour import internals, loading, media, tasks, tiny
+from labs.transformers_tour import internals, loading, media, tasks, templates, tiny
+from shared import serving
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("transformers_tour")
@@ -38,8 +39,9 @@ def _table(rows: list[dict]):
 
 def _model_picker(task: str) -> gr.Dropdown:
     choices = tasks.model_choices(task, hub_first=HUB_FIRST)
-    return gr.Dropdown(choices, value=choices[0][1], allow_custom_value=True, label="Model",
-                       info="Pick one, or type a hub id (owner/name) or a local folder path.",
+    info = ("Pick one, or type a hub id (owner/name)." if serving.is_shared()
+            else "Pick one, or type a hub id (owner/name) or a local folder path.")
+    return gr.Dropdown(choices, value=choices[0][1], allow_custom_value=True, label="Model", info=info,
                        elem_id=f"{SLUG}-{task}-model")
 
 
@@ -196,11 +198,14 @@ def on_chat_template(user, system, model, add_generation_prompt):
 
 
 def _cache_view():
-    rows = loading.CACHE.rows()
+    rows = loading.cache_rows()
     weights = sum(r["weights (MB)"] for r in rows)
     text = (f"**{len(rows)} of at most {loading.CACHE.capacity}** pipelines/models loaded · their weights: "
             f"{weights:.1f} MB · this server process uses {loading.process_memory_mb():.0f} MB of RAM. "
             "Most recently used first; the last row is the next to be evicted.")
+    if serving.is_shared():
+        text += ("\n\n🔒 On this shared server only its operator can resize or unload the cache "
+                 "(it is everyone's), so those controls are hidden.")
     return _table(rows) if rows else _table([{"kind": "(nothing loaded yet: run a task)"}]), text
 
 
@@ -210,8 +215,15 @@ def on_cache_view():
 
 
 @friendly
+def on_memory_open():
+    """The cache, and its controls shown only where one person uses the server."""
+    operator = gr.update(visible=not serving.is_shared())
+    return (*_cache_view(), operator, operator, operator)
+
+
+@friendly
 def on_cache_resize(capacity):
-    evicted = loading.CACHE.resize(int(capacity))
+    evicted = loading.resize_shared_cache(int(capacity))
     table, text = _cache_view()
     if evicted:
         text += "\n\nEvicted to fit: " + ", ".join(f"{k[1]} `{k[2]}`" for k in evicted)
@@ -220,7 +232,7 @@ def on_cache_resize(capacity):
 
 @friendly
 def on_cache_clear():
-    count = loading.CACHE.clear()
+    count = loading.clear_shared_cache()
     table, text = _cache_view()
     return table, f"Dropped {count} loaded object(s). " + text
 
@@ -424,7 +436,7 @@ with gr.Blocks(title=LAB.title) as demo:
                     with gr.Accordion("Python for exactly what just ran", open=False):
                         tok_code = gr.Code(language="python", interactive=False, show_label=False)
                     tok_run.click(on_tokenize, [tok_text, tok_model, tok_side, tok_special],
-                                  [tok_rows, tok_batch, tok_summary, tok_code], api_name=f"{SLUG}_tokenize")
+                                  [tok_rows, tok_batch, tok_summary, tok_code], api_name=f"{SLUG}_tokenize", **HEAVY)
                     code_panel(internals.explore_tokens, tiny.wordpiece_tokenizer, tiny.byte_bpe_tokenizer,
                                label="Show the code (internals.explore_tokens, how the tiny tokenizers are trained)")
 
@@ -512,8 +524,9 @@ with gr.Blocks(title=LAB.title) as demo:
                     ct_pieces = gr.Textbox(label="As tokens", lines=3)
                     ct_text = gr.Markdown()
                     ct_run.click(on_chat_template, [ct_user, ct_system, ct_model, ct_gen], [ct_out, ct_pieces, ct_text],
-                                 api_name=f"{SLUG}_chat_template")
-                    code_panel(internals.render_chat, label="Show the code (internals.render_chat)")
+                                 api_name=f"{SLUG}_chat_template", **HEAVY)
+                    code_panel(internals.render_chat, templates.render,
+                               label="Show the code (internals.render_chat, templates.render: the budget)")
 
         with gr.Tab("Memory and speed", id=f"{SLUG}-memory") as memory_tab:
             gr.Markdown("Loading is slow and big, running is fast and small, so loaded pipelines stay in a "
@@ -521,22 +534,24 @@ with gr.Blocks(title=LAB.title) as demo:
                         "recently used. Every result above says 🥶 cold (loaded now) or 🔥 warm (reused).\n\n"
                         "⚠️ This cache is shared by everyone using this server: **Apply N** and **Unload all** "
                         "change it for all users, and the next request for an unloaded model loads it again (cold).")
+            operator = not serving.is_shared()  # on a shared server only the operator changes the cache
             with gr.Row():
                 cap = gr.Slider(1, loading.MAX_CAPACITY, value=loading.CACHE.capacity, step=1,
-                                label="Max loaded pipelines/models (N)")
-                cap_apply = gr.Button("Apply N", elem_id=f"{SLUG}-cache-apply")
+                                label="Max loaded pipelines/models (N)", visible=operator)
+                cap_apply = gr.Button("Apply N", elem_id=f"{SLUG}-cache-apply", visible=operator)
                 cache_refresh = gr.Button("Refresh", elem_id=f"{SLUG}-cache-refresh")
-                cache_clear = gr.Button("Unload all", variant="stop", elem_id=f"{SLUG}-cache-clear")
+                cache_clear = gr.Button("Unload all", variant="stop", elem_id=f"{SLUG}-cache-clear", visible=operator)
             cache_text = gr.Markdown()
             cache_table = gr.Dataframe(label="Loaded now", elem_id=f"{SLUG}-cache-table")
             cap_apply.click(on_cache_resize, cap, [cache_table, cache_text], api_name=f"{SLUG}_cache_resize")
             cache_refresh.click(on_cache_view, None, [cache_table, cache_text], api_name=f"{SLUG}_cache_view")
             cache_clear.click(on_cache_clear, None, [cache_table, cache_text], api_name=f"{SLUG}_cache_clear")
-            memory_tab.select(on_cache_view, None, [cache_table, cache_text], api_name=f"{SLUG}_cache_on_open",
-                              api_visibility="undocumented", show_progress="hidden")
+            memory_tab.select(on_memory_open, None, [cache_table, cache_text, cap, cap_apply, cache_clear],
+                              api_name=f"{SLUG}_cache_on_open", api_visibility="undocumented", show_progress="hidden")
             code_panel(loading.ModelCache, loading.load_pipeline, label="Show the code (loading.ModelCache)")
 
-    code_panel(loading.resolve_model, loading.check_head, loading.check_hub_size, loading.explain_load_error,
+    code_panel(loading.resolve_model, loading.check_head, loading.hub_options, loading.check_hub_size,
+               loading.explain_load_error,
                label="Show the code: where models come from (tiny, PyPI, local folder, hub) and how misfits are caught")
 
 

@@ -18,13 +18,16 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any, Iterator
 
-from . import snippets
-from .loading import CACHE, TINY, Fetch, ModelCache, load_auto, load_tokenizer, resolve_device, resolve_model
-from .tasks import MAX_NEW_TOKENS, clean_text, fit_tokens, token_limit
+from . import snippets, templates
+from .loading import (CACHE, SUITE_SOURCES, TINY, Fetch, ModelCache, load_auto, load_tokenizer, resolve_device,
+                      resolve_model)
+from .tasks import (MAX_CHARS, MAX_NEW_TOKENS, clean_text, fit_tokens, generation_time_limit, time_limit_note,
+                    token_limit)
 
 MAX_BATCH = 8  # texts in the tokenizer explorer's batch
 MAX_TOKENS_SHOWN = 400  # rows in the token table
 STREAM_TIMEOUT_S = 120  # give up waiting for the next token after this long
+MAX_SEED = 2**32 - 1  # torch.manual_seed accepts up to 2**64 - 1; a seed box needs far less
 TINY_BERT = f"{TINY}:fill-mask"  # WordPiece tokenizer, encoder model
 TINY_GPT2 = f"{TINY}:text-generation"  # byte-level BPE tokenizer, causal LM with a chat template
 
@@ -41,6 +44,9 @@ def explore_tokens(texts: str, model: str | None = TINY_BERT, padding_side: str 
         row per token (sequence, position, token, id, character offsets, the text it covers,
         special or not, attention mask), the padded batch as lists, and the special tokens.
     """
+    if len(texts or "") > 4 * MAX_BATCH * (MAX_CHARS + 1):  # never split a huge paste into millions of lines
+        raise ValueError(f"The texts box has {len(texts):,} characters; give at most {MAX_BATCH} lines of up to "
+                         f"{MAX_CHARS:,} characters each.")
     lines = [l for l in (texts or "").splitlines() if l.strip()]
     if not lines:
         raise ValueError("Type at least one line of text (each line becomes one sequence of the batch).")
@@ -209,6 +215,8 @@ class GenerationSettings:
             raise ValueError(f"top_p must be in (0, 1] (1 = off); got {self.top_p}.")
         if not 0.5 <= float(self.repetition_penalty) <= 3:
             raise ValueError(f"repetition_penalty must be between 0.5 and 3 (1 = off); got {self.repetition_penalty}.")
+        if not -1 <= int(self.seed) <= MAX_SEED:
+            raise ValueError(f"seed must be between -1 (random) and {MAX_SEED}; got {self.seed}.")
         return self
 
     def kwargs(self) -> dict[str, Any]:
@@ -233,13 +241,15 @@ class StreamStep:
     fetch: Fetch
     prompt_text: str  # the exact text the model saw (after the chat template)
     snippet: str
+    note: str = ""  # e.g. stopped by the shared server's time limit
 
     def stats(self) -> str:
         rate = self.tokens / self.seconds if self.seconds > 0 else 0.0
         first = f"{self.first_token_s * 1000:.0f} ms" if self.first_token_s is not None else "…"
         state = "✅ done" if self.done else "⏳ streaming"
-        return (f"{state} · {self.tokens} new tokens in {self.seconds:.2f} s ({rate:.1f} tokens/s) · "
+        text = (f"{state} · {self.tokens} new tokens in {self.seconds:.2f} s ({rate:.1f} tokens/s) · "
                 f"first token after {first} · {self.fetch.describe()}")
+        return text + (f"\n\n⚠️ {self.note}" if self.note else "")
 
 
 def _counting_streamer(tokenizer: Any, timeout: float):
@@ -262,13 +272,22 @@ def _counting_streamer(tokenizer: Any, timeout: float):
 
 
 def chat_messages(user: str, system: str = "") -> list[dict[str, str]]:
-    messages = [{"role": "system", "content": system.strip()}] if (system or "").strip() else []
+    system = (system or "").strip()
+    if len(system) > MAX_CHARS:
+        raise ValueError(f"The system message has {len(system):,} characters; at most {MAX_CHARS:,} are accepted. "
+                         "Shorten it.")
+    messages = [{"role": "system", "content": system}] if system else []
     return messages + [{"role": "user", "content": user}]
 
 
 def render_chat(user: str, system: str = "", model: str | None = TINY_GPT2,
                 add_generation_prompt: bool = True) -> dict[str, Any]:
-    """Render messages with the tokenizer's chat template: the exact text a chat model reads."""
+    """Render messages with the tokenizer's chat template: the exact text a chat model reads.
+
+    The template is a Jinja program that came with the tokenizer. The suite's own (the tiny models')
+    render here; any other one (hub, local or uploaded folder) renders under a time, memory and size
+    budget in a child process (`templates.render`), so a template that loops forever is stopped.
+    """
     user = clean_text(user, "user message")
     ref = resolve_model(model, "text-generation")
     tokenizer, _ = load_tokenizer(ref)
@@ -276,7 +295,8 @@ def render_chat(user: str, system: str = "", model: str | None = TINY_GPT2,
         raise ValueError(f"The tokenizer of '{ref.raw}' has no chat template: it is a base model, not a chat "
                          "model. Pick an -Instruct model (e.g. HuggingFaceTB/SmolLM2-135M-Instruct) or 'tiny'.")
     messages = chat_messages(user, system)
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=bool(add_generation_prompt))
+    text = templates.render(tokenizer, messages, add_generation_prompt=bool(add_generation_prompt),
+                            trusted=ref.source in SUITE_SOURCES, name=f"'{ref.raw}'")
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return {"text": text, "messages": messages, "tokens": len(ids),
             "pieces": tokenizer.convert_ids_to_tokens(ids), "ref": ref}
@@ -318,11 +338,13 @@ def stream_generate(prompt: str, model: str | None = TINY_GPT2, device: str | No
         torch.manual_seed(int(settings.seed))  # same seed + same settings = same sample
     streamer = _counting_streamer(tokenizer, STREAM_TIMEOUT_S)
     failure: list[BaseException] = []
+    limit_s = generation_time_limit()  # None locally; a few tens of seconds on a shared server
+    budget = {"max_time": limit_s} if limit_s else {}
 
     def work() -> None:
         try:
             with torch.no_grad():
-                lm.generate(**enc, streamer=streamer, pad_token_id=pad, **options)
+                lm.generate(**enc, streamer=streamer, pad_token_id=pad, **options, **budget)
         except BaseException as exc:  # surface it in the reading thread instead of hanging
             failure.append(exc)
             streamer.end()
@@ -340,4 +362,7 @@ def stream_generate(prompt: str, model: str | None = TINY_GPT2, device: str | No
     if failure:
         raise ValueError(f"Generation failed: {type(failure[0]).__name__}: {failure[0]}. Try other settings.")
     first = (streamer.first_at - start) if streamer.first_at else None
-    yield StreamStep(generated, streamer.count, time.perf_counter() - start, first, True, fetch, text, snippet)
+    seconds, notes = time.perf_counter() - start, []
+    if streamer.count < settings.max_new_tokens:
+        time_limit_note(seconds, notes)
+    yield StreamStep(generated, streamer.count, seconds, first, True, fetch, text, snippet, " ".join(notes))

@@ -8,7 +8,13 @@ A model reference is what the user types or picks:
 - a local folder holding `config.json` (what `save_pretrained` writes);
 - anything else: a Hugging Face hub id, downloaded by transformers when the hub is reachable.
   Hub downloads send no token (`token=False`), so a token saved on the server is never used for a
-  visitor, and a model whose weights are above `MAX_HUB_BYTES` is refused before downloading.
+  visitor, and a model whose weights are above `MAX_HUB_BYTES` (or whose configs and tokenizer
+  files are above `MAX_HUB_FILES_BYTES`) is refused before downloading (`hub_options`).
+
+On a shared server (`shared.serving.is_shared()`) a folder is accepted only inside the suite's own
+tiny-model folder or what visitors uploaded (`visitor_roots`): any other server path gets one
+refusal, the same whether it exists or not. A hub model whose size cannot be checked is used only
+from the local cache, and one that was checked is downloaded at the checked revision.
 
 Loading a model costs seconds and hundreds of MB; running it costs milliseconds. So loaded
 pipelines and models are kept in a small least-recently-used cache (`ModelCache`): the first call
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import socket
 import threading
 import time
@@ -27,6 +34,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+from shared import serving
 
 from . import tiny
 
@@ -37,8 +46,15 @@ TINY = "tiny"
 MINILM = "minilm"
 HUB_HOST = ("huggingface.co", 443)
 MAX_HUB_BYTES = 2 * 1024**3  # hub models with more weights than this (2 GB) are refused before downloading
+MAX_HUB_FILES_BYTES = 256 * 1024**2  # configs, tokenizer files and templates of one hub model
 # Every from_pretrained/pipeline call gets this: public models only, never the server's saved token.
 NO_TOKEN = {"token": False}
+# Models the suite itself makes or ships: their chat templates are trusted (see templates.py).
+SUITE_SOURCES = frozenset({TINY, MINILM})
+# Top-level files other than weights that from_pretrained and the tokenizers may fetch.
+CONFIG_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken", ".vocab", ".merges")
+# What a hub id looks like: "name" or "owner/name" (letters, digits, - _ .), never a path.
+_HUB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
 # Weight files of other frameworks, which transformers (PyTorch) does not download.
 OTHER_FRAMEWORKS = (".h5", ".msgpack", ".onnx", ".ot", ".tflite", ".mlmodel", ".gguf")
 
@@ -178,6 +194,11 @@ def resolve_model(raw: str | None, task: str) -> ModelRef:
         return ModelRef(value, "tiny", str(tiny.build_tiny(tiny_task)), tiny_task)
     if value == MINILM:
         return ModelRef(value, "minilm", minilm_path())
+    if serving.is_shared():
+        if is_hub_id(value):  # never looked up on this server's disk (a relative path would be)
+            return ModelRef(value, "hub", value)
+        serving.check_visitor_path(os.path.expanduser(value), roots=visitor_roots(), what="model",
+                                   instead="pick a model from the list or type a hub id like owner/name")
     path = Path(value).expanduser()
     not_a_model = ValueError(f"'{value}' is not a model folder or hub id. Give the folder that `save_pretrained` "
                              "wrote (it holds config.json), or a hub id like owner/name.")
@@ -188,6 +209,17 @@ def resolve_model(raw: str | None, task: str) -> ModelRef:
     if value.startswith(("/", "./", "../", "~")) or os.sep + os.sep in value:
         raise not_a_model
     return ModelRef(value, "hub", value)
+
+
+def is_hub_id(value: str) -> bool:
+    """Whether `value` has the form of a hub id ("name" or "owner/name"), not of a path."""
+    return bool(_HUB_ID.match(value)) and ".." not in value and "--" not in value
+
+
+def visitor_roots() -> list[str]:
+    """The folders a visitor may name as a model on a shared server: the tiny models the lab built,
+    and gradio's upload folder (what visitors uploaded)."""
+    return [str(tiny.cache_root()), *serving.gradio_upload_roots()]
 
 
 def download_estimate(sizes: dict[str, int | None]) -> int:
@@ -204,28 +236,34 @@ def download_estimate(sizes: dict[str, int | None]) -> int:
     return sum(size for name, size in top.items() if not name.endswith(OTHER_FRAMEWORKS))
 
 
-def check_hub_size(ref: ModelRef, limit: int | None = None) -> int | None:
-    """Refuse a hub model whose weights are above `limit` (default `MAX_HUB_BYTES`), before downloading.
+def config_files_estimate(sizes: dict[str, int | None]) -> int:
+    """Bytes of the top-level config, tokenizer and template files of a repo listing {file: size}."""
+    return sum(size or 0 for name, size in sizes.items() if "/" not in name and name.endswith(CONFIG_SUFFIXES))
 
-    Sizes come from `HfApi.model_info(files_metadata=True)`. Offline, or when the hub does not
-    answer, the check is skipped: `from_pretrained` then uses the local cache or says it cannot.
 
-    Returns:
-        The estimated download in bytes, or None when the check did not run.
-
-    Raises:
-        ModelLoadError: When the weights are above the limit.
-    """
+def _hub_info(ref: ModelRef) -> Any:
+    """The hub's listing of `ref` with file sizes (asked without a token), or None (offline, not a
+    hub model, or the hub did not answer: unreachable, unknown, private or gated)."""
     if ref.source != "hub" or hub_offline_reason():
         return None
     from huggingface_hub import HfApi
 
-    limit = MAX_HUB_BYTES if limit is None else limit
     try:
-        info = HfApi().model_info(ref.location, files_metadata=True, timeout=10, **NO_TOKEN)
-    except Exception:  # unreachable, unknown, private or gated: from_pretrained explains it the same way
+        return HfApi().model_info(ref.location, files_metadata=True, timeout=10, **NO_TOKEN)
+    except Exception:  # from_pretrained explains each of these the same way
         return None
-    total = download_estimate({s.rfilename: s.size for s in info.siblings or []})
+
+
+def _check_sizes(ref: ModelRef, info: Any, limit: int, weights: bool) -> int:
+    sizes = {s.rfilename: s.size for s in info.siblings or []}
+    files = config_files_estimate(sizes)
+    if files > MAX_HUB_FILES_BYTES:
+        raise ModelLoadError(
+            f"'{ref.raw}' has {files / 1024**2:,.0f} MB of config and tokenizer files, above this lab's limit of "
+            f"{MAX_HUB_FILES_BYTES / 1024**2:.0f} MB, so it was not downloaded. Pick another model.")
+    if not weights:
+        return files
+    total = download_estimate(sizes)
     if total > limit:
         raise ModelLoadError(
             f"'{ref.raw}' has {total / 1024**3:.1f} GB of weights, above this lab's limit of "
@@ -233,6 +271,53 @@ def check_hub_size(ref: ModelRef, limit: int | None = None) -> int | None:
             "(e.g. one of the defaults in the list), or run it with transformers on your own machine."
         )
     return total
+
+
+def check_hub_size(ref: ModelRef, limit: int | None = None, *, weights: bool = True) -> int | None:
+    """Refuse a hub model whose weights are above `limit` (default `MAX_HUB_BYTES`), before downloading.
+
+    Sizes come from `HfApi.model_info(files_metadata=True)`. Offline, or when the hub does not
+    answer, the check is skipped: `from_pretrained` then uses the local cache or says it cannot
+    (on a shared server `hub_options` then allows the local cache only).
+
+    Args:
+        weights: False for a tokenizer alone: only its config and tokenizer files are counted.
+
+    Returns:
+        The estimated download in bytes, or None when the check did not run.
+
+    Raises:
+        ModelLoadError: When the weights (or the config and tokenizer files) are above the limit.
+    """
+    info = _hub_info(ref)
+    if info is None:
+        return None
+    return _check_sizes(ref, info, MAX_HUB_BYTES if limit is None else limit, weights)
+
+
+def hub_options(ref: ModelRef, *, weights: bool = True) -> dict[str, Any]:
+    """The keyword arguments of every from_pretrained/pipeline call for `ref`, after the size check.
+
+    Always ``token=False``. For a hub model on a shared server: the checked revision (so what is
+    downloaded is what was measured, even if the repo changes meanwhile), or, when the hub did not
+    answer the size check, ``local_files_only=True`` (nothing unchecked is downloaded).
+
+    Raises:
+        ModelLoadError: The model is above the size limits (see `check_hub_size`).
+    """
+    options: dict[str, Any] = dict(NO_TOKEN)
+    if ref.source != "hub" or hub_offline_reason():
+        return options
+    info = _hub_info(ref)
+    if info is None:
+        if serving.is_shared():
+            options["local_files_only"] = True
+        return options
+    _check_sizes(ref, info, MAX_HUB_BYTES, weights)
+    sha = getattr(info, "sha", None)
+    if serving.is_shared() and isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}", sha):
+        options["revision"] = sha
+    return options
 
 
 def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "") -> ModelLoadError:
@@ -269,7 +354,8 @@ def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "")
     return ModelLoadError(f"Could not load '{ref.raw}' for {what}: {text.splitlines()[0][:300]}.{try_instead}")
 
 
-def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: str = "") -> None:
+def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: str = "",
+               options: dict[str, Any] | None = None) -> None:
     """Refuse a checkpoint that has no trained head for `what`, before any weights are loaded.
 
     `from_pretrained` happily loads, say, a fill-mask BERT as `BertLMHeadModel` for text generation
@@ -286,7 +372,7 @@ def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: st
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(ref.location, **NO_TOKEN)
+        config = AutoConfig.from_pretrained(ref.location, **(options or NO_TOKEN))
     except (OSError, ValueError, KeyError) as exc:
         raise explain_load_error(exc, ref, what, hint) from exc
     wanted = []
@@ -479,6 +565,28 @@ CACHE = ModelCache()  # pipelines and models: the LRU the "Memory and speed" tab
 TOKENIZERS = ModelCache(MAX_CAPACITY)  # tokenizers alone are small: kept apart so they never evict a model
 
 
+def resize_shared_cache(capacity: int) -> list[tuple]:
+    """Resize `CACHE`, which every user of the server shares: refused on a shared server."""
+    serving.operator_only("resizing the loaded-model cache")
+    return CACHE.resize(capacity)
+
+
+def clear_shared_cache() -> int:
+    """Unload everything in `CACHE`, which every user of the server shares: refused on a shared server."""
+    serving.operator_only("unloading every loaded model")
+    return CACHE.clear()
+
+
+def cache_rows() -> list[dict[str, Any]]:
+    """`CACHE.rows()` for the UI; on a shared server a folder is not shown (it may be a visitor's upload)."""
+    rows = CACHE.rows()
+    if serving.is_shared():
+        for row in rows:
+            if os.path.isabs(str(row["model"])):
+                row["model"] = "(a folder on the server)"
+    return rows
+
+
 # ---------------------------------------------------------------- loaders
 
 
@@ -496,11 +604,11 @@ def load_pipeline(task: str, ref: ModelRef, device: str, *, hint: str = "", cach
         from transformers import pipeline
         from transformers.pipelines import SUPPORTED_TASKS
 
-        check_hub_size(ref)
+        options = hub_options(ref)
         if task != "feature-extraction":  # any checkpoint has hidden states to extract
-            check_head(ref, SUPPORTED_TASKS[task]["pt"], task, hint)
+            check_head(ref, SUPPORTED_TASKS[task]["pt"], task, hint, options)
         try:
-            return pipeline(task, model=ref.location, device=device, **NO_TOKEN)
+            return pipeline(task, model=ref.location, device=device, **options)
         except ModelLoadError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
@@ -523,22 +631,24 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
     def loader():
         import transformers
 
-        check_hub_size(ref)
+        options = hub_options(ref)
         try:
             if kind == "Architecture":
-                # The class named in config.json's "architectures" (head included), as saved.
-                config = transformers.AutoConfig.from_pretrained(ref.location, **NO_TOKEN)
+                # The class named in config.json's "architectures" (head included), as saved; only a
+                # model class of transformers, whatever name the config gives.
+                config = transformers.AutoConfig.from_pretrained(ref.location, **options)
                 names = getattr(config, "architectures", None) or []
-                auto = getattr(transformers, names[0], None) if names else None
-                auto = auto or transformers.AutoModel
+                auto = getattr(transformers, str(names[0]), None) if names else None
+                if not (isinstance(auto, type) and issubclass(auto, transformers.PreTrainedModel)):
+                    auto = transformers.AutoModel
             else:
                 auto = getattr(transformers, "AutoModel" if kind == "Model" else f"AutoModelFor{kind}")
                 if kind != "Model":
-                    check_head(ref, (auto,), auto.__name__, hint)
+                    check_head(ref, (auto,), auto.__name__, hint, options)
             # Image and audio models have no tokenizer, and describing a model needs none.
             tokenizer = (None if kind == "Architecture"
-                         else transformers.AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN))
-            model = auto.from_pretrained(ref.location, **NO_TOKEN).to(device).eval()
+                         else transformers.AutoTokenizer.from_pretrained(ref.location, **options))
+            model = auto.from_pretrained(ref.location, **options).to(device).eval()
         except ModelLoadError:
             raise
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
@@ -555,8 +665,9 @@ def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):
     def loader():
         from transformers import AutoTokenizer
 
+        options = hub_options(ref, weights=False)  # a tokenizer downloads no weights: its files are capped
         try:
-            return AutoTokenizer.from_pretrained(ref.location, **NO_TOKEN)
+            return AutoTokenizer.from_pretrained(ref.location, **options)
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise explain_load_error(exc, ref, "tokenization") from exc
 

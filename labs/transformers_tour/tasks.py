@@ -24,9 +24,12 @@ from .loading import (CACHE, MINILM, TINY, Fetch, ModelCache, ModelLoadError, Mo
 MAX_CHARS = 4_000  # longer inputs are cut first (and the UI says so): a tour, not a batch job
 MAX_SENTENCES = 16  # similarity candidates
 MAX_LABELS = 10  # zero-shot candidate labels: each one is a full forward pass
+MAX_LABEL_CHARS = 100  # one zero-shot label: a word or a short phrase
 MAX_AUDIO_SECONDS = 20  # longer clips are cut; keyword models listen to ~1 s anyway
 MIN_AUDIO_SECONDS = 0.1  # shorter clips are refused: the speech models' convolutions need more samples
 MAX_NEW_TOKENS = 256  # generation cap in the tour (CPU Spaces are slow)
+SHARED_GENERATION_SECONDS = 30.0  # on a shared server generate() stops after this long (max_time)
+MIN_AUDIO_RATE, MAX_AUDIO_RATE = 1_000, 384_000  # Hz a WAV header may claim
 TOP_K = 5  # how many labels/tokens to show
 
 
@@ -199,6 +202,22 @@ def fit_tokens(tokenizer: Any, text: str, limit: int, notes: list[str], what: st
     return text[:end]
 
 
+def generation_time_limit() -> float | None:
+    """Seconds `generate()` may run (its `max_time`): `SHARED_GENERATION_SECONDS` on a shared server,
+    no limit locally (a teacher may generate slowly on purpose)."""
+    from shared.serving import is_shared
+
+    return SHARED_GENERATION_SECONDS if is_shared() else None
+
+
+def time_limit_note(seconds: float, notes: list[str]) -> None:
+    """Say so when generation stopped at the shared server's time limit rather than at its token count."""
+    limit = generation_time_limit()
+    if limit and seconds >= limit - 0.5:
+        notes.append(f"Generation stopped after {limit:g} s, this shared server's time limit per request; "
+                     "ask for fewer new tokens or pick a smaller model.")
+
+
 def _untrained_note(ref: ModelRef, notes: list[str]) -> None:
     if ref.source == "tiny" and not ref.untrained:
         notes.append("Toy model trained for seconds on 25 sentences: it replays (or copies) them and knows "
@@ -311,7 +330,9 @@ def generate_text(prompt: str, model: str | None = TINY, device: str | None = "a
         raise ValueError(f"This model reads at most {limit} tokens in all; ask for fewer than {limit - 1} new tokens.")
     prompt = fit_tokens(pipe.tokenizer, prompt, limit - max_new_tokens, notes, "prompt")
     options = {"max_new_tokens": max_new_tokens, "do_sample": bool(do_sample)}
-    result, seconds = _timed(pipe, prompt, pad_token_id=pipe.tokenizer.eos_token_id, **options)
+    budget = {"max_time": limit_s} if (limit_s := generation_time_limit()) else {}
+    result, seconds = _timed(pipe, prompt, pad_token_id=pipe.tokenizer.eos_token_id, **options, **budget)
+    time_limit_note(seconds, notes)
     _untrained_note(ref, notes)
     return TaskRun(task, ref, dev, fetch, seconds, result[0]["generated_text"],
                    snippets.pipeline_snippet(task, ref, dev, prompt, options), notes)
@@ -325,11 +346,20 @@ def zero_shot(text: str, labels: str, model: str | None = TINY, device: str | No
     task, notes = "zero-shot-classification", []
     ref, dev = _prepare(task, model, device)
     text = clean_text(text, notes=notes)
+    if len(labels or "") > MAX_LABELS * (MAX_LABEL_CHARS + 2):
+        raise ValueError(f"The labels box has {len(labels):,} characters; give at most {MAX_LABELS} labels of up "
+                         f"to {MAX_LABEL_CHARS} characters each, separated by commas.")
     names = [l.strip() for l in (labels or "").split(",") if l.strip()]
     if not names:
         raise ValueError("Give at least one candidate label, separated by commas, e.g. 'sports, politics, science'.")
     if len(names) > MAX_LABELS:
         raise ValueError(f"At most {MAX_LABELS} labels (each one is a forward pass); got {len(names)}.")
+    longest = max(names, key=len)
+    if len(longest) > MAX_LABEL_CHARS:
+        raise ValueError(f"Each label may have at most {MAX_LABEL_CHARS} characters (a word or a short phrase); "
+                         f"one has {len(longest):,}.")
+    if len(template or "") > MAX_LABEL_CHARS * 2:
+        raise ValueError(f"The hypothesis template may have at most {MAX_LABEL_CHARS * 2} characters.")
     if "{}" not in (template or ""):
         raise ValueError("The hypothesis template must contain {} where the label goes, e.g. 'This example is about {}.'")
     pipe, fetch = load_pipeline(task, ref, dev, hint=TASKS[task].default_hub, cache=cache)
@@ -357,12 +387,17 @@ def sentence_similarity(query: str, candidates: str, model: str | None = MINILM,
     task, notes = "feature-extraction", []
     ref, dev = _prepare(task, model, device)
     query = clean_text(query, "query", notes=notes)
-    lines = [l.strip() for l in (candidates or "").splitlines() if l.strip()]
+    # Only the first MAX_SENTENCES lines are compared, each cut to MAX_CHARS: never read more than that.
+    readable = (MAX_SENTENCES + 1) * (MAX_CHARS + 1)
+    if len(candidates or "") > readable:
+        notes.append(f"The candidates had {len(candidates):,} characters; only the first {readable:,} were read.")
+    lines = [l.strip() for l in (candidates or "")[:readable].splitlines() if l.strip()]
     if not lines:
         raise ValueError("Give at least one candidate sentence (one per line) to compare with the query.")
     if len(lines) > MAX_SENTENCES:
-        notes.append(f"{len(lines)} candidates given; only the first {MAX_SENTENCES} were compared.")
+        notes.append(f"More than {MAX_SENTENCES} candidates given; only the first {MAX_SENTENCES} were compared.")
         lines = lines[:MAX_SENTENCES]
+    lines = [clean_text(l, "candidate", notes=notes) for l in lines]
     pipe, fetch = load_pipeline(task, ref, dev, hint="minilm", cache=cache)
     limit = token_limit(pipe.tokenizer, pipe.model)
     sentences = [fit_tokens(pipe.tokenizer, s, limit, notes, "sentence") for s in [query, *lines]]
@@ -427,6 +462,9 @@ def read_wav(path: str | None) -> tuple[int, Any]:
         with wave.open(str(path), "rb") as wav:
             rate, channels, width, frames = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth(),
                                              wav.getnframes())
+            if not MIN_AUDIO_RATE <= rate <= MAX_AUDIO_RATE:
+                raise UploadError(f"The WAV file says it has {rate:,} samples per second; give a clip recorded at "
+                                  f"{MIN_AUDIO_RATE:,} to {MAX_AUDIO_RATE:,} Hz (16,000 Hz is usual for speech).")
             raw = wav.readframes(min(frames, rate * MAX_AUDIO_SECONDS * 4))
     except (wave.Error, EOFError) as exc:
         raise UploadError(f"The WAV file '{Path(path).name}' could not be read ({exc}). Export it as 16-bit PCM WAV.") from exc
@@ -557,12 +595,14 @@ def seq2seq(text: str, mode: str = "summarize", model: str | None = TINY, device
     source = fit_tokens(tokenizer, source, limit, notes)
     enc = tokenizer(source, truncation=True, max_length=limit, return_tensors="pt").to(dev)
     options = {"max_new_tokens": max_new_tokens, "num_beams": num_beams, "do_sample": False}
+    budget = {"max_time": limit_s} if (limit_s := generation_time_limit()) else {}
 
     def run():
         with torch.no_grad():
-            return s2s.generate(**enc, **options)
+            return s2s.generate(**enc, **options, **budget)
 
     out, seconds = _timed(run)
+    time_limit_note(seconds, notes)
     _untrained_note(ref, notes)
     return TaskRun(task, ref, dev, fetch, seconds, tokenizer.decode(out[0], skip_special_tokens=True),
                    snippets.seq2seq_snippet(ref, dev, source, options, limit), notes)
