@@ -37,7 +37,7 @@ EXTRA = (
 # (label, device, sizes, dtypes, bandwidth MiB, method, seconds per point, naive, crossover, transfers)
 EXAMPLES = [
     ("Quick CPU check (~5 s)", "auto", "128, 256, 512", ["fp32", "bf16"], "1, 64", METHODS[0], 0.1, True, True, True),
-    ("Full CPU sweep (~30 s)", "auto", DEFAULT_SIZES + ", 2048", ["fp32", "bf16", "fp64"], "1, 16, 256, 1024",
+    ("Full CPU sweep (~30 s)", "auto", DEFAULT_SIZES + ", 2048", ["fp32", "bf16", "fp64"], "1, 16, 64, 256",
      METHODS[0], 0.3, True, True, True),
     ("GPU sweep (needs CUDA)", "cuda", DEFAULT_GPU_SIZES, ["fp32", "tf32", "fp16", "bf16", "fp8"],
      "16, 256, 1024", METHODS[0], 0.2, True, True, True),
@@ -90,6 +90,8 @@ def run_benchmark(device: str, sizes: str, dtypes: list[str], bandwidth: str, me
                res.table_frame(rows), None, None, {"rows": rows, "context": context}]
     csv_path, json_path = res.save_results(rows, context, machine={"cpu": cpu_info()["model"]})
     done = f"{len(rows)} measurements in {time.perf_counter() - started:.1f} s; CSV/JSON under *All results and downloads*."
+    if context.get("stopped"):
+        done = f"Stopped at the time budget (see the note below). {done}"
     yield [_status(context, 0, 0, done, finished=True), *_plots(rows, context),
            res.naive_lesson(rows, context.get("device", "cpu")), res.table_frame(rows),
            str(csv_path), str(json_path), {"rows": rows, "context": context}]

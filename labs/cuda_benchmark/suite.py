@@ -32,6 +32,7 @@ from labs.cuda_benchmark.workloads import (
     make_matmul_roundtrip, make_transfer, matmul_bytes, matmul_precision, sync_for,
 )
 from shared.device import gpu
+from shared.serving import BudgetExceeded, Deadline, is_shared, request_budget
 
 # ---- Defaults and limits (the UI reads its ranges from here) ----------------------------------
 DEFAULT_SIZES = "128, 256, 512, 1024"  # a one-click CPU run of a few seconds on 2 cores
@@ -45,6 +46,11 @@ MIN_RUN_TIME = (0.05, 2.0)  # seconds torch.utils.benchmark spends per point: (l
 DEFAULT_MIN_RUN_TIME = 0.2
 MANUAL_REPEATS, MANUAL_WARMUP = 10, 2  # the manual loop's counts
 MAX_SECONDS_PER_CALL = 30.0  # refuse single calls estimated slower than this (keeps runs interactive)
+SHARED_MAX_SECONDS_PER_CALL = 5.0  # the same on a shared server, where a whole run has SHARED_BUDGET_S
+# A whole run's time budget: checked between steps and between repeats; a run that reaches it stops
+# with the results so far. On a shared server a plan estimated over it is refused before it starts.
+LOCAL_BUDGET_S = 600.0
+SHARED_BUDGET_S = 60.0
 ASSUMED_EFFICIENCY = 0.25  # pessimistic share of peak used to estimate that time up front
 CROSSOVER_CPU_MAX_S = 2.0  # on a GPU machine, skip crossover sizes whose CPU call would take longer
 METHODS = ("torch.utils.benchmark", "manual loop")
@@ -79,6 +85,17 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     steps: int = 0
     estimate_s: float = 0.0
+    budget_s: float = LOCAL_BUDGET_S
+
+
+def run_budget() -> float:
+    """Seconds one benchmark run may take: `SHARED_BUDGET_S` on a shared server, else `LOCAL_BUDGET_S`."""
+    return request_budget(local=LOCAL_BUDGET_S, shared=SHARED_BUDGET_S)
+
+
+def max_seconds_per_call() -> float:
+    """The longest single call a plan may contain (estimated): shorter on a shared server."""
+    return SHARED_MAX_SECONDS_PER_CALL if is_shared() else MAX_SECONDS_PER_CALL
 
 
 def parse_sizes(text: str, *, lo: int, hi: int, what: str, max_count: int = MAX_SIZES) -> tuple[int, ...]:
@@ -185,10 +202,12 @@ def plan_suite(config: BenchConfig) -> Plan:
     """Check a config against this machine before allocating anything.
 
     Drops dtypes the device cannot run (with a note), refuses sizes that would not fit in memory
-    or whose single call would take longer than `MAX_SECONDS_PER_CALL`, and counts the steps.
+    or whose single call would take longer than `max_seconds_per_call()`, counts the steps and
+    estimates the run's time against its budget (`run_budget()`).
 
     Raises:
         BenchInputError: If nothing can run or a size is too big; the message says what to choose.
+        BudgetExceeded: On a shared server, if the estimate exceeds the run's time budget.
     """
     import torch
 
@@ -213,6 +232,8 @@ def plan_suite(config: BenchConfig) -> Plan:
     # The crossover multiplies fp32 matrices on the device (and on the CPU), whatever dtypes were chosen.
     widest = max(dtypes + (["fp32"] if config.crossover else []), key=lambda d: matmul_bytes(n_max, d))
     check_fits(matmul_bytes(n_max, widest), device, f"A {widest} matmul at n={n_max} (A, B and C)")
+    if device != "cpu":  # the operands are made in fp32 on the host, one at a time, then moved
+        check_fits(n_max * n_max * 4, "cpu", f"The host staging buffer for n={n_max}")
     if device == "cuda" and config.crossover:
         check_fits(matmul_bytes(n_max, "fp32"), "cpu", f"The CPU side of the crossover at n={n_max}")
     big = max(config.bandwidth_mib) * 2**20
@@ -221,6 +242,7 @@ def plan_suite(config: BenchConfig) -> Plan:
         check_fits(big, "cpu", f"The {max(config.bandwidth_mib)} MiB host buffer for transfers")
 
     # Time: estimate one call from the peak at a pessimistic efficiency; refuse hour-long points.
+    max_call = max_seconds_per_call()
     estimate = 0.0
     for d in dtypes:
         peak = peaks.get(d) or peaks.get("fp32")
@@ -229,10 +251,10 @@ def plan_suite(config: BenchConfig) -> Plan:
         gflops = (peak or (0.02 if device == "cpu" else 10.0)) * 1e3 * ASSUMED_EFFICIENCY
         for n in config.sizes:
             per_call = 2 * n**3 / (gflops * 1e9)
-            if guard and per_call > MAX_SECONDS_PER_CALL:
+            if guard and per_call > max_call:
                 raise BenchInputError(
                     f"One {d} matmul at n={n} would take about {per_call:.0f} s on {name} (estimated from its "
-                    f"peak); the lab limits a single call to {MAX_SECONDS_PER_CALL:.0f} s so runs stay "
+                    f"peak); the lab limits a single call to {max_call:.0f} s so runs stay "
                     "interactive. Choose smaller sizes.")
             estimate += max(config.min_run_time, 6 * per_call) + (per_call if config.naive else 0)
     steps = len(dtypes) * len(config.sizes) + len(config.bandwidth_mib)
@@ -249,6 +271,8 @@ def plan_suite(config: BenchConfig) -> Plan:
         else:
             steps += len(config.sizes)
             estimate += len(config.sizes) * 3 * config.min_run_time
+            if device == "cpu":  # the 1-thread side runs each call about `threads` times slower
+                estimate += sum(5 * _cpu_call_seconds(n) * torch.get_num_threads() for n in config.sizes)
             if device != "cuda":
                 notes.append(f"No CUDA GPU: the crossover compares 1 CPU thread with all {torch.get_num_threads()} "
                              "threads on the same fp32 matmul (the same code path as CPU vs GPU).")
@@ -257,10 +281,18 @@ def plan_suite(config: BenchConfig) -> Plan:
                 if slow:
                     notes.append(f"Crossover skips n = {', '.join(map(str, slow))}: one CPU call there would take "
                                  f"over {CROSSOVER_CPU_MAX_S:.0f} s (estimated), and the GPU has long won by then.")
+    budget = run_budget()
+    if estimate > budget:
+        if is_shared():
+            raise BudgetExceeded(
+                f"This run would take about {estimate:.0f} s (estimated), over this shared server's {budget:g} s "
+                "budget per run. Choose fewer sizes, dtypes or buffer sizes, or fewer seconds per point.")
+        notes.append(f"Estimated {estimate:.0f} s, over the {budget:g} s budget per run: the run stops after "
+                     f"{budget:g} s and keeps the steps finished by then.")
     busy = machine_load()
     if busy:
         notes.append(busy)
-    return Plan(config, device, name, peaks, peak_gbps, source, tuple(dtypes), notes, steps, estimate)
+    return Plan(config, device, name, peaks, peak_gbps, source, tuple(dtypes), notes, steps, estimate, budget)
 
 
 def _cpu_call_seconds(n: int) -> float:
@@ -288,15 +320,15 @@ def machine_load() -> str | None:
     return None
 
 
-def _timed(work: Work, plan: Plan, *, num_threads: int | None = None) -> Timing:
-    """Time ``work`` with the configured method on the plan's device."""
+def _timed(work: Work, plan: Plan, *, num_threads: int | None = None, stop: Any = None) -> Timing:
+    """Time ``work`` with the configured method on the plan's device (``stop()`` True ends repeats early)."""
     cfg = plan.config
     # torch.utils.benchmark only knows how to synchronise CUDA, so MPS always uses the manual loop.
     if cfg.method == "manual loop" or plan.device == "mps":
         if plan.device == "cuda":
-            return measure_cuda_events(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS)
-        return measure(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS, sync=sync_for(plan.device))
-    return measure_torch_benchmark(work.fn, min_run_time=cfg.min_run_time, num_threads=num_threads)
+            return measure_cuda_events(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS, stop=stop)
+        return measure(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS, sync=sync_for(plan.device), stop=stop)
+    return measure_torch_benchmark(work.fn, min_run_time=cfg.min_run_time, num_threads=num_threads, stop=stop)
 
 
 def _row(plan: Plan, section: str, variant: str, dtype: str, size: int, size_label: str, work: Work,
@@ -333,7 +365,7 @@ def _free(device: str) -> None:
         torch.cuda.empty_cache()
 
 
-@gpu(duration=180)
+@gpu(duration=lambda config: gpu_seconds(config))  # ZeroGPU: sized from the plan (below)
 def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
     """Run the benchmark; yield one event per finished step.
 
@@ -341,11 +373,17 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
     first event also carries ``context`` (device, peaks, notes). Consumers stop early by closing
     the generator (that is how a cancelled run stops between steps).
 
+    The run has a time budget (`run_budget()`), checked between steps and between repeats. A run
+    that reaches it ends with one last event: no rows, ``stopped`` True, and ``context`` again with
+    a note saying how far it got; the rows yielded before are the partial results.
+
     Raises:
         BenchInputError: If the config cannot run here (raised before anything is allocated).
+        BudgetExceeded: On a shared server, if the plan's estimate exceeds the budget.
     """
     import torch
 
+    deadline = Deadline(run_budget(), what="the benchmark")
     plan = plan_suite(config)
     context = {"device": plan.device, "device_name": plan.device_name, "peaks_tflops": plan.peaks_tflops,
                "peak_gbps": plan.peak_gbps, "peak_source": plan.peak_source, "notes": plan.notes,
@@ -354,7 +392,26 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
     done = 0
     yield {"done": done, "total": plan.steps, "rows": [], "context": context,
            "message": f"Planned {plan.steps} steps on {plan.device} ({plan.device_name}), about {plan.estimate_s:.0f} s."}
+    for event in _steps(config, plan, deadline):
+        if deadline.expired():
+            note = (f"Stopped after step {event['done']} of {plan.steps}: the run reached its {deadline.seconds:g} s "
+                    f"time budget{' on this shared server' if is_shared() else ''}. The results so far are kept; "
+                    "choose fewer sizes or dtypes to measure the rest.")
+            context["notes"] = [*context["notes"], note]
+            context["stopped"] = True
+            yield event
+            yield {"done": event["done"], "total": plan.steps, "rows": [], "context": context, "stopped": True,
+                   "message": note}
+            return
+        yield event
 
+
+def _steps(config: BenchConfig, plan: Plan, deadline: Deadline) -> Iterator[dict[str, Any]]:
+    """The steps of `run_suite`, one event each; repeats end early once ``deadline`` has expired."""
+    import torch
+
+    stop = deadline.expired
+    done = 0
     # 1. Matmul sweep.
     for dtype in plan.dtypes:
         for n in config.sizes:
@@ -368,7 +425,7 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
                     # The naive numbers first, as a first attempt would take them: one cold call,
                     # then one more call, both with time.time() and no synchronisation.
                     naive = (naive_time(work.fn), naive_time(work.fn))
-                timing = _timed(work, plan)
+                timing = _timed(work, plan, stop=stop)
             row = _row(plan, "matmul", dtype, dtype, n, str(n), work, timing, naive=naive)
             del work
             _free(plan.device)
@@ -381,7 +438,8 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
         rows = []
         for section, maker in (("copy", make_copy), ("add", make_add)):
             work = maker(mib * 2**20, plan.device)
-            rows.append(_row(plan, section, section, "fp32", mib * 2**20, f"{mib} MiB", work, _timed(work, plan)))
+            rows.append(_row(plan, section, section, "fp32", mib * 2**20, f"{mib} MiB", work,
+                             _timed(work, plan, stop=stop)))
             del work
         _free(plan.device)
         yield {"done": done, "total": plan.steps, "rows": rows,
@@ -395,7 +453,8 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
             for direction in ("h2d", "d2h"):
                 for pinned in (True, False):
                     work = make_transfer(mib * 2**20, direction, pinned=pinned)
-                    timing = measure(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS, sync=torch.cuda.synchronize)
+                    timing = measure(work.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS,
+                                     sync=torch.cuda.synchronize, stop=stop)
                     variant = f"{direction} {'pinned' if pinned else 'pageable'}"
                     rows.append(_row(plan, "transfer", variant, "fp32", mib * 2**20, f"{mib} MiB", work, timing))
                     del work
@@ -414,20 +473,22 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
             cpu_work = make_matmul(n, "fp32", "cpu")
             if plan.device == "cuda":
                 rows.append(_row(plan, "crossover", f"CPU ({threads} threads)", "fp32", n, str(n), cpu_work,
-                                 measure_torch_benchmark(cpu_work.fn, min_run_time=config.min_run_time),
+                                 measure_torch_benchmark(cpu_work.fn, min_run_time=config.min_run_time, stop=stop),
                                  device="cpu", device_name="CPU"))
                 gpu_work = make_matmul(n, "fp32", "cuda")
-                rows.append(_row(plan, "crossover", "GPU kernel only", "fp32", n, str(n), gpu_work, _timed(gpu_work, plan)))
+                rows.append(_row(plan, "crossover", "GPU kernel only", "fp32", n, str(n), gpu_work,
+                                 _timed(gpu_work, plan, stop=stop)))
                 trip = make_matmul_roundtrip(n, "cuda")
                 rows.append(_row(plan, "crossover", "GPU incl. transfers", "fp32", n, str(n), trip,
-                                 measure(trip.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS, sync=torch.cuda.synchronize)))
+                                 measure(trip.fn, warmup=MANUAL_WARMUP, repeats=MANUAL_REPEATS,
+                                         sync=torch.cuda.synchronize, stop=stop)))
                 del gpu_work, trip
             else:
                 # Stand-in: the same matmul with 1 thread (the "small device") and all threads.
                 for label, nt in (("1 thread", 1), (f"{threads} threads", threads)):
                     rows.append(_row(plan, "crossover", label, "fp32", n, str(n), cpu_work,
                                      measure_torch_benchmark(cpu_work.fn, min_run_time=config.min_run_time,
-                                                             num_threads=nt), device="cpu"))
+                                                             num_threads=nt, stop=stop), device="cpu"))
             del cpu_work
             _free(plan.device)
             yield {"done": done, "total": plan.steps, "rows": rows, "message": f"crossover n={n}"}
@@ -446,3 +507,37 @@ def run_all(config: BenchConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def quick_config(**overrides: Any) -> BenchConfig:
     """The shipped one-click example's settings, optionally changed."""
     return replace(BenchConfig(), **overrides)
+
+
+# ---- ZeroGPU: ask for the GPU time the planned run needs, never more than a visitor can have --------
+# A ZeroGPU call reserves `duration` seconds up front and is refused when the visitor's remaining
+# daily quota (2 minutes without an account) is smaller, so a fixed 180 s could never run for them.
+ZEROGPU_MAX_S = 60  # the most one run asks for (ZeroGPU's own default duration)
+ZEROGPU_MIN_S = 15
+ZEROGPU_OVERHEAD_S = 10.0  # CUDA start-up, the device card and the first allocations inside the call
+
+
+def gpu_seconds(config: BenchConfig) -> int:
+    """Seconds of GPU time to ask ZeroGPU for to run `config`: the plan's estimate plus start-up.
+
+    Called by `spaces.GPU` with run_suite's arguments before the GPU is attached.
+
+    Raises:
+        BudgetExceeded: If the planned run needs more than `ZEROGPU_MAX_S`; refused before any GPU
+            time is spent.
+        BenchInputError: If the config cannot run at all (as `plan_suite`).
+    """
+    try:
+        estimate = plan_suite(config).estimate_s
+    except (BenchInputError, BudgetExceeded):
+        raise
+    except Exception:  # no device facts outside the GPU call: count the steps at their minimum time
+        points = len(config.dtypes) * len(config.sizes) + 2 * len(config.bandwidth_mib)
+        estimate = points * max(config.min_run_time, 0.05) * 2 + len(config.sizes) * 3 * config.min_run_time
+    needed = estimate + ZEROGPU_OVERHEAD_S
+    if needed > ZEROGPU_MAX_S:
+        raise BudgetExceeded(
+            f"This run needs about {needed:.0f} s of GPU time (estimated), more than the {ZEROGPU_MAX_S} s one "
+            "run may ask for on this ZeroGPU Space (a visitor's daily GPU quota is a few minutes). Choose fewer "
+            "sizes, dtypes or buffer sizes, or fewer seconds per point.")
+    return int(min(ZEROGPU_MAX_S, max(ZEROGPU_MIN_S, needed + 0.999)))

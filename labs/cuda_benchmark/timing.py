@@ -74,7 +74,8 @@ class Timing:
 
 
 def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 10,
-            sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter) -> Timing:
+            sync: Callable[[], None] | None = None, clock: Clock = time.perf_counter,
+            stop: Callable[[], bool] | None = None) -> Timing:
     """Time ``fn`` the careful way: warm up, synchronise, repeat, keep every sample.
 
     Args:
@@ -84,6 +85,8 @@ def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 10,
         sync: Waits until the device has finished all queued work (``torch.cuda.synchronize``);
             None on a CPU, where torch operations finish before they return.
         clock: A monotonic, high-resolution clock in seconds (``time.perf_counter``).
+        stop: Asked before each repeat after the first; True ends the repeats early (a run's time
+            budget is spent), so the `Timing` may hold fewer than ``repeats`` samples.
 
     Returns:
         A `Timing` with one entry per counted repeat.
@@ -95,8 +98,10 @@ def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 10,
         raise ValueError(f"measure needs warmup >= 0 and repeats >= 1 (got warmup={warmup}, repeats={repeats}).")
     for _ in range(warmup):
         fn()
-    times = []
+    times: list[float] = []
     for _ in range(repeats):
+        if times and stop is not None and stop():
+            break
         # Drain anything still queued, so this repeat's clock starts on an idle device.
         if sync is not None:
             sync()
@@ -110,7 +115,7 @@ def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 10,
 
 
 def measure_cuda_events(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 10,
-                        device: Any = None) -> Timing:
+                        device: Any = None, stop: Callable[[], bool] | None = None) -> Timing:
     """Time GPU work with CUDA events: the GPU timestamps the start and end of each repeat itself.
 
     Events are recorded into the same stream as the kernels, so the elapsed time is what the GPU
@@ -126,6 +131,8 @@ def measure_cuda_events(fn: Callable[[], Any], *, warmup: int = 2, repeats: int 
     torch.cuda.synchronize(device)
     pairs = []
     for _ in range(repeats):
+        if pairs and stop is not None and stop():
+            break
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -137,7 +144,8 @@ def measure_cuda_events(fn: Callable[[], Any], *, warmup: int = 2, repeats: int 
 
 
 def measure_torch_benchmark(fn: Callable[[], Any], *, min_run_time: float = 0.2, min_repeats: int = 5,
-                            num_threads: int | None = None, timer: Clock | None = None) -> Timing:
+                            num_threads: int | None = None, timer: Clock | None = None,
+                            stop: Callable[[], bool] | None = None) -> Timing:
     """Time ``fn`` with ``torch.utils.benchmark.Timer.blocked_autorange``.
 
     ``blocked_autorange`` first runs the statement a few times to choose a block size (that is its
@@ -152,6 +160,7 @@ def measure_torch_benchmark(fn: Callable[[], Any], *, min_run_time: float = 0.2,
             calls until there are this many samples.
         num_threads: Threads torch may use while timing (default: ``torch.get_num_threads()``).
         timer: Clock override (tests pass a fake one).
+        stop: Asked before each extra single call; True ends them early (a run's time budget is spent).
     """
     import torch
     from torch.utils import benchmark
@@ -161,7 +170,7 @@ def measure_torch_benchmark(fn: Callable[[], Any], *, min_run_time: float = 0.2,
                         num_threads=num_threads or torch.get_num_threads(), **kwargs)
     m = t.blocked_autorange(min_run_time=min_run_time)
     times = list(m.times)
-    while len(times) < min_repeats:
+    while len(times) < min_repeats and not (stop is not None and stop()):
         times.extend(t.timeit(number=1).times)
     return Timing(tuple(times), 1, f"torch.utils.benchmark ({m.number_per_run} call(s)/block)")
 

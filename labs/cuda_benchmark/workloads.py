@@ -23,10 +23,16 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
+from shared.serving import is_shared, memory_budget
+
 # Bytes per element of each dtype key (tf32 is stored as fp32; it only changes how the GPU multiplies).
 ELEMENT_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2, "fp8": 1, "fp64": 8}
 # Only this share of the free memory is planned for: the allocator, the OS and other users need the rest.
 MEMORY_SAFETY = 0.7
+# On a shared server one workload may use at most this much, whatever is free: the benchmark runs
+# inside the web server, next to every other visitor's request.
+SHARED_HOST_BYTES = 1 << 30  # RAM (the CPU path, host buffers, staging for the GPU)
+SHARED_GPU_BYTES = 8 << 30  # GPU memory
 
 
 class BenchInputError(ValueError):
@@ -98,8 +104,12 @@ def available_memory(device: str) -> int:
 def check_fits(needed: int, device: str, what: str, *, available: int | None = None) -> None:
     """Refuse, before allocating, work that would not fit in the device's free memory.
 
+    On a shared server a workload is also held to a fixed cap (`SHARED_HOST_BYTES` of RAM,
+    `SHARED_GPU_BYTES` of GPU memory), whatever the machine has free.
+
     Raises:
-        BenchInputError: If ``needed`` exceeds `MEMORY_SAFETY` of the available memory.
+        BenchInputError: If ``needed`` exceeds `MEMORY_SAFETY` of the available memory, or the
+            shared cap.
     """
     free = available_memory(device) if available is None else available
     budget = int(free * MEMORY_SAFETY)
@@ -109,6 +119,14 @@ def check_fits(needed: int, device: str, what: str, *, available: int | None = N
             f"there and the lab plans for at most {MEMORY_SAFETY:.0%} of it ({budget / 2**30:.2f} GiB). "
             "Choose smaller sizes."
         )
+    if is_shared():
+        cap = SHARED_GPU_BYTES if device == "cuda" else memory_budget(fraction=MEMORY_SAFETY,
+                                                                      shared_cap=SHARED_HOST_BYTES)
+        if needed > cap:
+            raise BenchInputError(
+                f"{what} needs {needed / 2**30:.2f} GiB on {device}, over this shared server's limit of "
+                f"{cap / 2**30:.2f} GiB per workload. Choose smaller sizes, or run the lab on your own machine."
+            )
 
 
 def torch_dtype(dtype_key: str) -> Any:

@@ -312,7 +312,7 @@ with gr.Blocks(title=LAB.title) as demo:
     builtin_btn.click(load_builtin, [builtin_name], loaded, api_name=f"{SLUG}_builtin")
     gen_btn.click(load_generated, [shape, gen_classes, gen_per_class, gen_noise, gen_seed], loaded,
                   api_name=f"{SLUG}_generate", **HEAVY)
-    csv_btn.click(load_csv, [csv_file, label_col], loaded, api_name=f"{SLUG}_read_csv")
+    csv_btn.click(load_csv, [csv_file, label_col], loaded, api_name=f"{SLUG}_read_csv", **HEAVY)
     zip_btn.click(load_zip, [zip_file, zip_size, zip_grey], loaded, api_name=f"{SLUG}_read_zip", **HEAVY)
     tmpl_btn.click(make_templates, None, tmpl_files, api_name=f"{SLUG}_templates")
     build_btn.click(build, [dataset, kind, hidden, layers, epochs, lr, test_fraction, seed, drop_class, drop_region],

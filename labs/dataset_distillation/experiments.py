@@ -7,7 +7,6 @@ functions run from the tests and the benchmark.
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,9 +15,18 @@ import numpy as np
 from . import data, distill, models, plots
 from .data import Dataset
 from .models import ModelSpec, Scaler
+from shared import scratch
+from shared.serving import Deadline, is_shared
 
 DEFAULT_DATA = "digits"  # what every step uses until the user loads something else
 HEAD_ROWS = 5  # rows shown as "this is how your file was read"
+SLUG = "dataset_distillation"
+# Downloads of each run live in a scratch folder; gradio copies what it serves at once, so folders
+# older than this are pruned whenever a new run makes one.
+KEEP_S = 3600.0
+# On a shared server each training run (steps 2-4) must finish within this; the defaults take a few
+# seconds, the largest settings on the built-in digits about 2.5 minutes. Locally there is no limit.
+SHARED_BUDGET_S = 60.0
 
 
 def _noop(_f: float, _d: str) -> None:
@@ -34,8 +42,25 @@ def require_packages(*modules: str) -> None:
 
 
 def out_dir() -> Path:
-    """A fresh folder under the system temp dir for one run's downloads."""
-    return Path(tempfile.mkdtemp(prefix="dataset_distillation_"))
+    """A fresh scratch folder for one run's downloads (folders older than `KEEP_S` are pruned)."""
+    return scratch.new_folder(SLUG, prefix="dataset_distillation_", keep_s=KEEP_S)
+
+
+def budgeted(progress, what: str):
+    """On a shared server, `progress` that also stops the run at `SHARED_BUDGET_S` (checked at every update).
+
+    Training reports progress every epoch or step, so a run stops within one step of its budget
+    with `BudgetExceeded` ("... ran past its 60 s budget and was stopped. Try smaller settings.").
+    Locally `progress` is returned unchanged.
+    """
+    if not is_shared():
+        return progress
+    deadline = Deadline(SHARED_BUDGET_S, what=f"{what} on this shared server")
+
+    def checked(fraction: float, desc: str) -> None:
+        deadline.check()
+        progress(fraction, desc)
+    return checked
 
 
 def ensure_dataset(ds: Dataset | None) -> tuple[Dataset, str]:
@@ -117,6 +142,7 @@ def build_model(ds: Dataset, *, kind: str = "MLP", hidden: int = 64, layers: int
     The test split keeps everything, so the page can show what the model does on data it never saw.
     """
     require_packages("torch", "matplotlib", "safetensors")
+    progress = budgeted(progress, "training")
     folder = folder or out_dir()
     if drop_region and ds.is_image:
         raise data.DataError("Dropping a region works on tables and 2-D point clouds (it cuts along the first "
@@ -187,6 +213,7 @@ def run_knowledge_distillation(ds: Dataset, *, teacher_hidden: int = 256, studen
     `distill.knowledge_distillation`).
     """
     require_packages("torch", "matplotlib", "safetensors")
+    progress = budgeted(progress, "knowledge distillation")
     folder = folder or out_dir()
     prep = prepare(ds, test_fraction=test_fraction)
     teacher_kind = "ConvNet" if ds.is_image else "MLP"
@@ -238,6 +265,7 @@ def run_dataset_distillation(ds: Dataset, *, methods=("random", "herding", "DM")
     Downloads: the learned sets of the largest k (CSV + NPZ, and PNG grids for images).
     """
     require_packages("torch", "matplotlib")
+    progress = budgeted(progress, "dataset distillation")
     folder = folder or out_dir()
     ks = sorted({int(k) for k in ks})
     methods = [m for m in distill.METHODS if m in methods]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import tempfile
+import os
 from functools import partial
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from labs.docker_mlops.settings import (DEFAULT_PYTHON, DEFAULT_REPLICAS, DEFAUL
                                         DEFAULT_TORCH, MAX_REPLICAS, MAX_REQUESTS, MAX_ROUNDS, MIN_REPLICAS,
                                         MIN_REQUESTS, PYTHON_VERSIONS, SMALL_APP, TORCH_CUDA, K8S_NAME_RE, BuildSettings,
                                         SettingsError, check_settings, newest_cuda)
+from shared import scratch
+from shared.serving import operator_only
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("docker_mlops")
@@ -29,6 +31,9 @@ KNOWN_SOURCES = tuple(value for _, value in SOURCES)
 # App name -> the compose folder its last `compose up` used. Kept in this process's memory, not in a
 # shared temp path that another user or process could read or plant.
 COMPOSE_DIRS: dict[str, Path] = {}
+# Generated bundles live in per-click scratch folders under the lab's root; folders older than this are
+# pruned when a new one is made (except those of a live `compose up`, see `_new_folder`).
+KEEP_S = 3600.0
 
 WHERE = f"""**What runs where.** No Docker engine, cloud account or internet is needed.
 *Real on this machine:* every generated file is checked by the real tools (hadolint, the Compose Specification
@@ -45,9 +50,19 @@ def _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret) -> 
                           cuda=cuda, gpu=gpu, build_secret=secret, rounds=DEFAULT_ROUNDS, known_sources=KNOWN_SOURCES)
 
 
+def _new_folder() -> Path:
+    """A fresh scratch folder for one click; old ones are pruned, but not those `compose down` still needs."""
+    root = scratch.root_for(SLUG)
+    for compose_dir in COMPOSE_DIRS.values():  # <root>/docker-mlops-XXXX/<name>/compose: touch the top folder
+        top = compose_dir.parents[1]
+        if top.parent == root and top.is_dir():
+            os.utime(top)
+    return scratch.new_folder(SLUG, prefix="docker-mlops-", keep_s=KEEP_S)
+
+
 def _bundle(s: BuildSettings) -> tuple[dict[str, str], Path]:
     lab = None if s.is_small_app else get(s.source)
-    return templates.build_bundle(s, Path(tempfile.mkdtemp(prefix="docker-mlops-")), lab)
+    return templates.build_bundle(s, _new_folder(), lab)
 
 
 @friendly
@@ -82,6 +97,7 @@ def run_cog(source, name, image, tag, n, python, torch, cuda, gpu, secret, text,
     if rounds is None or text is None:
         raise SettingsError(f"The {'rounds' if rounds is None else 'text'} field is empty: type a value "
                             f"(e.g. text 'hello', rounds {DEFAULT_ROUNDS}) and run again.")
+    cog_local.check_inputs(text, rounds)
     files = templates.generate_files(s, title=s.name)
     progress(0.1, desc="starting cog's HTTP server (python -m cog.server.http) with predict.py")
     out = cog_local.predict_locally(files["replicate/predict.py"], files["replicate/replica.py"],
@@ -121,7 +137,9 @@ def run_replicas(n, requests, rounds, concurrency, kill_one, port, progress=gr.P
              f"({listing})."]
     for phase in result.phases:
         s = phase.summary()
-        parts.append(f"**{phase.title}:** {s['ok']}/{s['requests']} answered, {s['errors']} errors, "
+        skipped = (f" ({s['not_sent']} not sent: the run reached its time budget; lower the requests or rounds)"
+                   if s["not_sent"] else "")
+        parts.append(f"**{phase.title}:** {s['ok']}/{s['requests']} answered, {s['errors']} errors{skipped}, "
                      f"{s['retried_by_nginx']} retried by nginx on another replica; p50 {s['p50_ms']} ms, "
                      f"p95 {s['p95_ms']} ms, {s['requests_per_s']} requests/s.\n\n{_bars(s['per_replica'])}")
     if result.phases and result.phases[-1].killed:
@@ -158,6 +176,7 @@ def engine_status_cached():
 @friendly
 def docker_build(source, name, image, tag, n, python, torch, cuda, gpu, secret):
     """`docker build` the Docker Space folder, streaming the log."""
+    operator_only("building images on this server's Docker engine")
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
     _, zip_path = _bundle(s)
     folder = zip_path.with_suffix("")
@@ -170,6 +189,7 @@ def docker_build(source, name, image, tag, n, python, torch, cuda, gpu, secret):
 @friendly
 def compose_up(source, name, image, tag, n, python, torch, cuda, gpu, secret):
     """`docker compose up -d --build --scale app=N`, streaming the log."""
+    operator_only("starting containers on this server's Docker engine")
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
     _, zip_path = _bundle(s)
     compose_dir = zip_path.with_suffix("") / "compose"
@@ -183,6 +203,7 @@ def compose_up(source, name, image, tag, n, python, torch, cuda, gpu, secret):
 @friendly
 def compose_down(name):
     """`docker compose down` for the project the last "up" started."""
+    operator_only("stopping containers on this server's Docker engine")
     if not K8S_NAME_RE.match(str(name or "")):
         raise SettingsError(f"App name {name!r} must be a DNS label such as 'tiny-model' (see tab 1).")
     compose_dir = COMPOSE_DIRS.get(name)
@@ -206,7 +227,7 @@ def publish_space(source, name, image, tag, n, python, torch, cuda, gpu, secret,
     publish.check_repo_id_and_token(repo_id, token)
     if sdk == "gradio":  # the suite's own tool exports and pushes the lab: spaces/export.py --push
         progress(0.2, desc=f"spaces/export.py {s.source} --push {repo_id.strip()}")
-        out = Path(tempfile.mkdtemp(prefix="docker-mlops-")) / "gradio-space"
+        out = _new_folder() / "gradio-space"
         done = publish.publish_lab(s.source, repo_id, token, out=out, private=bool(private))
     else:  # a Docker Space: no export script applies, so huggingface_hub directly
         progress(0.2, desc="generating the Space folder")
@@ -381,7 +402,7 @@ with gr.Blocks(title=LAB.title) as demo:
             p_out = gr.Markdown(elem_id=f"{SLUG}-publish-result")
             code_panel(publish.publish, publish.publish_lab, publish.check_token, publish._known_cause)
             p_btn.click(publish_space, [*g_inputs, p_repo, p_token, p_sdk, p_private], p_out,
-                        api_name=f"{SLUG}_publish")
+                        api_name=f"{SLUG}_publish", **HEAVY)
 
         with gr.Tab("5 · Compare targets"):
             gr.Markdown(compare.comparison_note())

@@ -15,18 +15,26 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from labs.docker_mlops.replicas import _LIVE, _LIVE_LOCK, _stop_process, free_port
+from labs.docker_mlops.settings import MAX_ROUNDS, MIN_ROUNDS, SLUG, SettingsError
+from shared import scratch
+from shared.serving import is_shared
 
 READY_TIMEOUT_S = 90.0  # setup() imports torch: a few seconds warm, more on a cold CI disk
+PREDICT_TIMEOUT_S = 120.0
+# Each run's folder (predict.py, the server log) is removed when the server has stopped; one a crash
+# left behind is pruned after this long, far longer than a run (READY_TIMEOUT_S + PREDICT_TIMEOUT_S).
+KEEP_S = 3600.0
+MAX_TEXT = 1000  # predict.py's Input(max_length=...): enforced here on a shared server
 
 
 class CogUnavailable(ValueError):
@@ -70,6 +78,24 @@ class _Server:
             _LIVE.discard(self)
 
 
+def check_inputs(text: str, rounds: int | float) -> None:
+    """On a shared server, hold the prediction to predict.py's own Input(...) bounds before a server starts.
+
+    Locally the stand-in deliberately does not (no `cog build`, no schema: the lesson of the tab).
+
+    Raises:
+        SettingsError: Naming the bound, in shared mode only.
+    """
+    if not is_shared():
+        return
+    if not 1 <= len(str(text)) <= MAX_TEXT:
+        raise SettingsError(f"The text must be 1 to {MAX_TEXT} characters on this shared server "
+                            f"(predict.py's Input bounds); it has {len(str(text))}.")
+    if not MIN_ROUNDS <= float(rounds) <= MAX_ROUNDS:
+        raise SettingsError(f"Rounds must be from {MIN_ROUNDS} to {MAX_ROUNDS:,} on this shared server "
+                            f"(predict.py's Input bounds); got {rounds}.")
+
+
 def predict_locally(predict_source: str, replica_source: str, inputs: dict, *,
                     timeout: float = READY_TIMEOUT_S) -> dict:
     """Serve `predict_source` with cog's server on a free 127.0.0.1 port and run one prediction.
@@ -87,7 +113,7 @@ def predict_locally(predict_source: str, replica_source: str, inputs: dict, *,
     except ImportError:
         raise CogUnavailable("cog is not installed: pip install cog (Replicate's SDK; it brings the coglet "
                              "server)") from None
-    workdir = Path(tempfile.mkdtemp(prefix="cog-local-"))
+    workdir = scratch.new_folder(SLUG, prefix="cog-local-", keep_s=KEEP_S)
     (workdir / "predict.py").write_text(predict_source, encoding="utf-8")
     (workdir / "replica.py").write_text(replica_source, encoding="utf-8")
     port = free_port()
@@ -126,11 +152,13 @@ def predict_locally(predict_source: str, replica_source: str, inputs: dict, *,
             if time.monotonic() > deadline:
                 raise ValueError(f"cog's server was not READY within {timeout:.0f} s:\n{tail()}")
             time.sleep(0.25)
-        response = _http("POST", f"{base}/predictions", {"input": inputs}, timeout=120)
+        response = _http("POST", f"{base}/predictions", {"input": inputs}, timeout=PREDICT_TIMEOUT_S)
         health.get("setup", {}).pop("logs", None)  # long; the log tail below has it
         result = {"health": health, "response": response}
     finally:
         server.stop()
     result["log"] = tail()
     result["stopped"] = proc.poll() is not None
+    if result["stopped"]:
+        shutil.rmtree(workdir, ignore_errors=True)
     return result

@@ -30,7 +30,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -39,13 +38,25 @@ from pathlib import Path
 from typing import Callable
 
 from labs.docker_mlops.lint import nginx_path, nginx_temp_modules
-from labs.docker_mlops.settings import SettingsError, check_int, check_port, check_replicas
+from labs.docker_mlops.settings import SLUG, SettingsError, check_int, check_port, check_replicas
 from labs.docker_mlops.templates import REPLICA_FILE, nginx_conf
+from shared import scratch
+from shared.serving import Deadline, is_shared, request_budget
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 15.0   # a stdlib replica answers in ~0.1 s; 15 s covers a loaded 2-core CI box
 REQUEST_TIMEOUT_S = 60.0
 FAIL_TIMEOUT_S = 10      # nginx leaves a failed replica out for this long
+# Work folders (configs, logs) live under the lab's scratch root; a run removes its own at the end, and
+# one a crash left behind is pruned after this long (far longer than any run: see LOCAL_BUDGET_S).
+KEEP_S = 3600.0
+# A run's time budget: requests not sent by then are skipped (and reported), then everything stops.
+LOCAL_BUDGET_S = 600.0
+SHARED_BUDGET_S = 60.0
+# On a shared server one run may hash at most this many SHA-256 rounds in all (requests x rounds x
+# phases): about 10-20 s of CPU on a 2-core machine, and no nginx port of the visitor's choosing.
+SHARED_MAX_TOTAL_ROUNDS = 20_000_000
+NOT_SENT = "not sent: the run's time budget was spent"
 
 Progress = Callable[[float, str], None]
 
@@ -321,8 +332,13 @@ class Shot:
 
 
 def fire(port: int, n: int, *, rounds: int, concurrency: int = 4, path: str = "/work",
-         on_done: Callable[[int], None] | None = None) -> tuple[list[Shot], float]:
+         on_done: Callable[[int], None] | None = None,
+         stop: Callable[[], bool] | None = None) -> tuple[list[Shot], float]:
     """Send `n` GET requests through nginx from `concurrency` threads.
+
+    Args:
+        stop: Asked before each request; once True, the remaining requests are not sent (their
+            shots say `NOT_SENT`): how a run's time budget ends it.
 
     Returns:
         The shots in request order, and the wall time in seconds.
@@ -331,6 +347,8 @@ def fire(port: int, n: int, *, rounds: int, concurrency: int = 4, path: str = "/
     lock = threading.Lock()
 
     def one(i: int) -> Shot:
+        if stop is not None and stop():
+            return Shot(i, 0, "-", "", 0.0, NOT_SENT)
         start = time.perf_counter()
         try:
             status, headers, body = get_json(port, f"{path}?rounds={rounds}&text=req{i}", timeout=REQUEST_TIMEOUT_S)
@@ -380,6 +398,10 @@ class Phase:
     def retried(self) -> int:
         return sum(s.retried for s in self.shots)
 
+    @property
+    def not_sent(self) -> int:
+        return sum(s.error == NOT_SENT for s in self.shots)
+
     def latency(self, q: float) -> float:
         values = sorted(s.latency_ms for s in self.shots)
         if not values:
@@ -392,7 +414,7 @@ class Phase:
 
     def summary(self) -> dict:
         return {"phase": self.title, "requests": len(self.shots), "ok": self.ok, "errors": self.errors,
-                "per_replica": self.per_replica, "retried_by_nginx": self.retried,
+                "per_replica": self.per_replica, "retried_by_nginx": self.retried, "not_sent": self.not_sent,
                 "p50_ms": self.latency(0.5), "p95_ms": self.latency(0.95),
                 "mean_ms": round(statistics.fmean(s.latency_ms for s in self.shots), 1) if self.shots else 0.0,
                 "requests_per_s": self.rps}
@@ -423,7 +445,11 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
         concurrency: Client threads sending requests at once.
         nginx_port: nginx's port on 127.0.0.1; 0 picks a free one.
         progress: Called with (fraction, message) as the demo advances.
-        workdir: Where configs and logs go (a new temp folder by default).
+        workdir: Where configs and logs go (a new scratch folder by default, removed afterwards).
+
+    The run has a time budget (`LOCAL_BUDGET_S`, `SHARED_BUDGET_S` on a shared server): requests not
+    sent by then are skipped and counted as ``not_sent``. On a shared server the total work is capped
+    (`SHARED_MAX_TOTAL_ROUNDS`) and nginx always takes a free port.
 
     Raises:
         NginxMissing, ReplicaStartError, NginxError, SettingsError: with what to do.
@@ -437,10 +463,12 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
     if kill_one and n_replicas < 2:
         raise SettingsError("Killing a replica needs at least 2 replicas (with 1, nothing is left to route to). "
                             "Raise Replicas to 2 or more, or untick 'kill one replica'.")
-    say = progress or (lambda f, m: None)
-    own_workdir = workdir is None  # a temp folder we made is removed afterwards (the config is returned)
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="docker-mlops-replicas-"))
     phases_total = 2 if kill_one else 1
+    check_shared_load(requests, rounds, phases_total, nginx_port)
+    deadline = Deadline(request_budget(local=LOCAL_BUDGET_S, shared=SHARED_BUDGET_S), what="the replica demo")
+    say = progress or (lambda f, m: None)
+    own_workdir = workdir is None  # a scratch folder we made is removed afterwards (the config is returned)
+    workdir = Path(workdir or scratch.new_folder(SLUG, prefix="replicas-", keep_s=KEEP_S))
     replica_set = ReplicaSet(n_replicas, workdir)
     nginx = None
     result: DemoResult | None = None
@@ -459,13 +487,14 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
         def tick(base: float):
             return lambda k: say(base + 0.8 / phases_total * k / requests, f"request {k}/{requests}")
 
-        shots, wall = fire(nginx.port, requests, rounds=rounds, concurrency=concurrency, on_done=tick(0.2))
+        shots, wall = fire(nginx.port, requests, rounds=rounds, concurrency=concurrency, on_done=tick(0.2),
+                           stop=deadline.expired)
         result.phases.append(Phase(f"{n_replicas} replica{'s' if n_replicas != 1 else ''} healthy", shots, wall, names))
         if kill_one:
             victim = replica_set.kill(0)
             say(0.2 + 0.8 / phases_total, f"killed replica {victim.name} (pid {victim.proc.pid}) with SIGKILL")
             shots, wall = fire(nginx.port, requests, rounds=rounds, concurrency=concurrency,
-                               on_done=tick(0.2 + 0.8 / phases_total))
+                               on_done=tick(0.2 + 0.8 / phases_total), stop=deadline.expired)
             result.phases.append(Phase(f"after killing {victim.name}", shots, wall, names, killed=victim.name))
             result.killed_log = victim.log_tail(5)
         result.nginx_errors = "\n".join(line for line in nginx.error_tail(40).splitlines()
@@ -483,10 +512,29 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
         say(1.0, "all processes stopped" if stopped else "some processes did not stop")
 
 
+def check_shared_load(requests: int, rounds: int, phases: int, nginx_port: int) -> None:
+    """On a shared server, refuse a run over `SHARED_MAX_TOTAL_ROUNDS` or one that picks nginx's port.
+
+    Raises:
+        SettingsError: Naming the limit, in shared mode only.
+    """
+    if not is_shared():
+        return
+    total = requests * rounds * phases
+    if total > SHARED_MAX_TOTAL_ROUNDS:
+        raise SettingsError(
+            f"This run would hash {total:,} SHA-256 rounds ({requests} requests x {rounds:,} rounds x {phases} "
+            f"round(s) of requests); this shared server allows {SHARED_MAX_TOTAL_ROUNDS:,} per run. "
+            "Lower the requests or the rounds per request.")
+    if nginx_port:
+        raise SettingsError(f"Choosing nginx's port ({nginx_port}) is off on this shared server: leave it at 0 "
+                            "and the lab picks a free one.")
+
+
 def measure_rps(n_replicas: int, requests: int, rounds: int, concurrency: int, workdir: Path | None = None) -> dict:
     """Requests per second through nginx with N replicas of the CPU-bound handler (for the benchmark)."""
     own_workdir = workdir is None
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="docker-mlops-bench-"))
+    workdir = Path(workdir or scratch.new_folder(SLUG, prefix="bench-", keep_s=KEEP_S))
     replica_set = ReplicaSet(n_replicas, workdir)
     nginx = None
     try:

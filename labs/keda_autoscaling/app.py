@@ -238,7 +238,8 @@ with gr.Blocks(title=LAB.title) as demo:
                        validate.check_sdk_script, validate.check_k8s)
             g_inputs = [g_app, g_rg, g_loc, g_acr, g_law, g_env, g_id, g_img, g_tag, g_min, g_max, g_conc, g_cool,
                         g_poll, g_size]
-            g_btn.click(generate, g_inputs, [g_summary, g_table, g_zip, *code_boxes], api_name="keda_autoscaling_generate")
+            g_btn.click(generate, g_inputs, [g_summary, g_table, g_zip, *code_boxes], api_name="keda_autoscaling_generate",
+                        **HEAVY)
 
         with gr.Tab("2 · Simulate"):
             gr.Markdown("Second by second: KEDA's polls and cooldown, the HPA's 15 s syncs and scale-down stabilisation, "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import shutil
-import tempfile
 import time
 import uuid
 import zipfile
@@ -693,13 +692,20 @@ def generate_bundle(s: DeploySettings) -> dict[str, str]:
     return {name: render(s) for name, (render, _) in FILES.items()}
 
 
-BUNDLE_ROOT = Path(tempfile.gettempdir()) / "ml_labs_keda_autoscaling"  # one folder per generation inside
 KEEP_S = 3600  # generated bundles are kept an hour: long enough to download, short enough not to pile up
 
 
-def new_bundle_folder(root: str | Path = BUNDLE_ROOT, *, keep_s: float = KEEP_S, now: float | None = None) -> Path:
+def new_bundle_folder(root: str | Path | None = None, *, keep_s: float = KEEP_S, now: float | None = None) -> Path:
     """A fresh, uniquely named folder under ``root`` for one generation; folders older than ``keep_s`` are
-    deleted first."""
+    deleted first.
+
+    ``root`` defaults to this lab's private scratch root (`shared.scratch.root_for`: one per OS user,
+    mode 0700, never a link another user planted in the shared temp folder).
+    """
+    if root is None:
+        from shared.scratch import root_for
+
+        root = root_for("keda_autoscaling")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     now = time.time() if now is None else now

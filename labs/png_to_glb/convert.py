@@ -33,6 +33,8 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
+from shared.serving import is_shared
+
 from .depth import DEFAULT_DEPTH_MODEL
 from .mesh import BLACK_MODES
 
@@ -40,6 +42,15 @@ from .mesh import BLACK_MODES
 # The web UI has copied the files it serves by then; an hour leaves time to download them.
 OUTPUT_MAX_AGE_S = 60 * 60
 OUTPUT_PREFIX = "run_"  # only folders named like this are ever deleted
+# Within that hour the folders are also capped in number and in total size: one conversion at the
+# top resolution writes a few hundred MB (STL, OBJ, GLB), so a busy server could otherwise fill its
+# disk well inside the hour. The newest few are always kept: a conversion may still be writing there.
+OUTPUT_MAX_FOLDERS = 40
+OUTPUT_MAX_BYTES = 2 * 1024**3
+OUTPUT_KEEP_NEWEST = 4
+# On a shared server the long side of the grid is capped (the UI's slider stops there too): 2048
+# means ~8 M triangles, over a GB of memory and several hundred MB of files for one click.
+SHARED_MAX_RESOLUTION = 1024
 
 # Where the heights come from: image brightness, or a depth-estimation model.
 SOURCES = ("brightness", "depth")
@@ -143,6 +154,10 @@ class Settings:
             if not lo <= num <= hi:
                 raise SettingsError(f"{name} must be between {lo:g} and {hi:g}; got {raw!r}.")
             values[name] = num
+        if values["resolution"] > SHARED_MAX_RESOLUTION and is_shared():
+            raise SettingsError(f"resolution must be at most {SHARED_MAX_RESOLUTION} on this shared server "
+                                f"(got {values['resolution']}); run the lab on your own machine for up to "
+                                f"{RANGES['resolution'][1]:g}.")
         return dataclasses.replace(self, **values)
 
 
@@ -281,11 +296,55 @@ def remove_old_outputs(root: str | Path, max_age_s: float = OUTPUT_MAX_AGE_S, no
     return removed
 
 
+def _folder_bytes(folder: Path) -> int:
+    total = 0
+    for dirpath, _, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def trim_outputs(root: str | Path, *, max_folders: int = OUTPUT_MAX_FOLDERS, max_bytes: int = OUTPUT_MAX_BYTES,
+                 keep_newest: int = OUTPUT_KEEP_NEWEST) -> int:
+    """Delete the oldest conversion folders (``run_*``) beyond `max_folders` or `max_bytes` in all.
+
+    The `keep_newest` most recent folders are never deleted (a conversion may still be writing).
+
+    Returns:
+        How many folders were deleted.
+    """
+    folders = []
+    for folder in Path(root).glob(f"{OUTPUT_PREFIX}*"):
+        try:
+            st = folder.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            folders.append((st.st_mtime, folder))
+    folders.sort(key=lambda item: item[0], reverse=True)
+    removed, total = 0, 0
+    for index, (_, folder) in enumerate(folders):
+        total += _folder_bytes(folder)
+        if index < keep_newest or (index < max_folders and total <= max_bytes):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 def new_output_dir(root: str | Path | None = None, max_age_s: float = OUTPUT_MAX_AGE_S) -> Path:
-    """A fresh folder for one conversion under `root` (default ``temp_root()``); old ones are removed."""
+    """A fresh folder for one conversion under `root` (default ``temp_root()``).
+
+    Folders older than `max_age_s` are removed first, then the oldest beyond `OUTPUT_MAX_FOLDERS`
+    or `OUTPUT_MAX_BYTES` (`trim_outputs`), so the lab's outputs never grow without bound.
+    """
     root = Path(root) if root is not None else temp_root()
     root.mkdir(parents=True, exist_ok=True)
     remove_old_outputs(root, max_age_s)
+    trim_outputs(root)
     return Path(tempfile.mkdtemp(prefix=OUTPUT_PREFIX, dir=root))
 
 

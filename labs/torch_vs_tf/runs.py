@@ -15,7 +15,6 @@ import queue
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +27,9 @@ from labs.torch_vs_tf.data import Dataset, load_digits
 from labs.torch_vs_tf.settings import (DEFAULT_BATCH, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_SEED,
                                        TrainConfig, make_config)
 from labs.torch_vs_tf.worker import IDLE_EXIT_S
+from shared import scratch
 from shared.optional import install_hint, missing
+from shared.serving import Deadline, is_shared
 
 ROOT = Path(__file__).resolve().parents[2]  # the folder that holds labs/ and shared/
 LABELS = {"torch": "PyTorch", "tensorflow": "TensorFlow", "keras-torch": "Keras 3 on PyTorch"}
@@ -48,6 +49,14 @@ START_TIMEOUT_S = 180  # importing TensorFlow on a busy 2-core machine can take 
 STEP_TIMEOUT_S = 600  # one epoch or one race variant (torch.compile's first compile included)
 MAX_LIVE_RUNS = 2  # trained runs kept alive for predictions, for all users together; older ones are shut down
 MAX_RELEASED_IDS = 1000  # ids of runs shut down to make room, remembered to tell their users why
+SLUG = "torch_vs_tf"
+# Run folders (data, worker logs, exports) live under the lab's scratch root. Folders a run still uses
+# are touched whenever a new one is made, so only abandoned ones (a crash, a restart) age out.
+KEEP_S = 3600.0
+# On a shared server one training run or race (worker start-up included: importing TensorFlow takes
+# up to a minute on a busy 2-core machine) must finish within this. Locally there is no overall limit.
+SHARED_BUDGET_S = 120.0
+BUDGET_GRACE_S = 5.0  # a step in flight when the budget ends gets this long to answer
 
 
 class WorkerError(RuntimeError):
@@ -186,6 +195,49 @@ class Run:
 _RUNS: "collections.OrderedDict[str, Run]" = collections.OrderedDict()
 _RELEASED_FOR_ROOM: "collections.OrderedDict[str, None]" = collections.OrderedDict()
 _RUNS_LOCK = threading.Lock()
+_BUSY_FOLDERS: set[Path] = set()  # folders of trainings in progress (not yet kept)
+
+
+def new_folder(prefix: str) -> Path:
+    """A fresh scratch folder; first touch every folder a live run uses, so pruning spares them."""
+    with _RUNS_LOCK:
+        live = [run.folder for run in _RUNS.values()] + list(_RACE_FOLDERS) + list(_BUSY_FOLDERS)
+    for folder in live:
+        try:
+            os.utime(folder)
+        except OSError:
+            pass
+    return scratch.new_folder(SLUG, prefix=prefix, keep_s=KEEP_S)
+
+
+def run_budget(what: str) -> Deadline | None:
+    """The time budget of one run on a shared server (`SHARED_BUDGET_S`); None locally."""
+    return Deadline(SHARED_BUDGET_S, what=f"{what} on this shared server") if is_shared() else None
+
+
+def _ready(worker: WorkerProcess, deadline: Deadline | None) -> dict:
+    """`worker.wait_ready()`, within the budget's time left (if any)."""
+    if deadline is None:
+        return worker.wait_ready()
+    deadline.check()
+    try:
+        return worker.wait_ready(timeout=min(START_TIMEOUT_S, deadline.left() + BUDGET_GRACE_S))
+    except WorkerError:
+        deadline.check()  # it was the budget that ran out: say so
+        raise
+
+
+def _call(worker: WorkerProcess, deadline: Deadline | None, cmd: str, **args) -> dict:
+    """`worker.call(...)`, checking the budget first and waiting at most the time it has left."""
+    if deadline is None:
+        return worker.call(cmd, **args)
+    deadline.check()
+    timeout = min(args.pop("timeout", STEP_TIMEOUT_S), deadline.left() + BUDGET_GRACE_S)
+    try:
+        return worker.call(cmd, timeout=timeout, **args)
+    except WorkerError:
+        deadline.check()
+        raise
 
 
 def _keep(run: Run) -> None:
@@ -238,27 +290,36 @@ def train_side_by_side(data: Dataset, cfg: TrainConfig, *, frameworks: list[str]
     Events (dicts with ``"event"``): ``started`` (per framework: params, variant, import time),
     ``epoch`` (per framework per epoch: train loss, seconds, test loss/accuracy), ``done`` (with
     ``run_id`` for `predict`). Epoch 0 is the untrained model: identical weights, identical start.
+
+    Raises:
+        BudgetExceeded: On a shared server, when the run passes `SHARED_BUDGET_S` (checked
+            between steps; the workers are stopped).
     """
-    folder = Path(tempfile.mkdtemp(prefix="torch_vs_tf_"))
+    deadline = run_budget("training")
+    folder = new_folder("torch_vs_tf_")
     run = Run(uuid.uuid4().hex[:12], folder, data.side)
     kept = False
+    with _RUNS_LOCK:
+        _BUSY_FOLDERS.add(folder)
     try:
         data_path = data.save(folder / "data.npz")
         # Start all workers at once: their imports overlap; no clock runs yet.
         run.workers = {fw: WorkerProcess(fw, threads, folder) for fw in frameworks}
         for fw, worker in run.workers.items():
-            ready = worker.wait_ready()
-            info = worker.call("setup", data=str(data_path), config=cfg.to_dict(),
-                               variant=TRAIN_VARIANT[cfg.mode][fw])
+            ready = _ready(worker, deadline)
+            info = _call(worker, deadline, "setup", data=str(data_path), config=cfg.to_dict(),
+                         variant=TRAIN_VARIANT[cfg.mode][fw])
             yield {"event": "started", "key": fw, **ready, **info}
         for epoch in range(cfg.epochs):
             for fw, worker in run.workers.items():
                 yield {"event": "epoch", "key": fw, "framework": LABELS[fw],
-                       **worker.call("epoch", epoch=epoch)}
+                       **_call(worker, deadline, "epoch", epoch=epoch)}
         _keep(run)
         kept = True
         yield {"event": "done", "run_id": run.run_id}
     finally:
+        with _RUNS_LOCK:
+            _BUSY_FOLDERS.discard(folder)
         if not kept:  # failed or cancelled (the generator was closed): free everything now
             run.close()
 
@@ -321,22 +382,27 @@ def race(data: Dataset, cfg: TrainConfig, *, frameworks: list[str], variants: di
     inference; finally export the eager model and time loading it back.
 
     Yields ``{"event": "variant", ...}`` and ``{"event": "export", ...}`` results as they come.
+
+    Raises:
+        BudgetExceeded: On a shared server, when the race passes `SHARED_BUDGET_S` (checked
+            between steps; the worker is stopped).
     """
-    folder = Path(tempfile.mkdtemp(prefix="torch_vs_tf_race_"))
+    deadline = run_budget("the race")
+    folder = new_folder("torch_vs_tf_race_")
     _remember_race_folder(folder)
     out_dir = Path(out_dir or folder / "exports")
     data_path = data.save(folder / "data.npz")
     for fw in frameworks:
         worker = WorkerProcess(fw, threads, folder)
         try:
-            ready = worker.wait_ready()
-            worker.call("setup", data=str(data_path), config=cfg.to_dict(), variant=variants[fw][0])
+            ready = _ready(worker, deadline)
+            _call(worker, deadline, "setup", data=str(data_path), config=cfg.to_dict(), variant=variants[fw][0])
             for i, variant in enumerate(variants[fw]):
                 yield {"event": "variant", "key": fw, "import_s": ready["import_s"],
-                       **worker.call("bench", variant=variant, epochs=cfg.epochs,
-                                     latency_batch=latency_batch)}
+                       **_call(worker, deadline, "bench", variant=variant, epochs=cfg.epochs,
+                               latency_batch=latency_batch)}
                 if export and i == 0:  # export the first (eager) model, just trained
-                    result = worker.call("export", folder=str(out_dir / fw))
+                    result = _call(worker, deadline, "export", folder=str(out_dir / fw))
                     for row in result["files"]:
                         row["download"] = str(downloadable(Path(row["path"])))
                     yield {"event": "export", "key": fw, **result}

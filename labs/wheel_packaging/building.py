@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from shared.optional import MissingDependency, install_hint, missing
+from shared.serving import is_shared
 
 SLUG = "wheel_packaging"
 MIN_SETUPTOOLS = (77, 0)  # first release that writes License-Expression / License-File (PEP 639)
 BUILD_TIMEOUT_S = 300  # an isolated build downloads setuptools; a stuck index must not hang a worker
+SHARED_BUILD_TIMEOUT_S = 60  # the same on a shared server: a build takes 1-9 s, one visitor holds a heavy worker
 SOURCE_DATE_EPOCH = "1704067200"  # 2024-01-01: fixed file times inside archives = reproducible builds
 LOG_TAIL = 40  # lines of a failed build's log quoted in the error message
 
@@ -95,12 +97,14 @@ def run_build(project_dir: Path, outdir: Path, *, isolated: bool, sdist: bool = 
         isolated: Build in an isolated environment (PEP 517 default) or use this interpreter's backend.
         sdist: Also build the source distribution (the wheel is then built from the sdist, which
             proves the sdist is complete).
-        timeout: Seconds before the build is stopped.
+        timeout: Seconds before the build is stopped (at most `SHARED_BUILD_TIMEOUT_S` on a shared server).
 
     Raises:
         BuildError: With the last lines of the real log when the build fails or times out.
     """
     check_tools(isolated)
+    if is_shared():
+        timeout = min(timeout, SHARED_BUILD_TIMEOUT_S)
     outdir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "build", "--outdir", str(outdir)]
     command += [] if sdist else ["--wheel"]

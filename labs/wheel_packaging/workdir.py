@@ -3,6 +3,8 @@
 Each request works in its own temporary folder, removed when the request ends (the venv, the
 build trees, the unpacked project). The few files offered for download (project zip, sdist,
 wheels) are copied to a shelf folder first; entries older than `KEEP_S` are swept on each copy.
+The shelf is the lab's private scratch root (`shared.scratch.root_for`: one per OS user, mode
+0700), not a fixed name in the shared temp folder that another user could create first.
 """
 
 from __future__ import annotations
@@ -15,8 +17,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-SHELF = Path(tempfile.gettempdir()) / "wheel_packaging_downloads"
+from shared import scratch as shared_scratch
+
+SHELF: Path | None = None  # None: the lab's private scratch root (tests point it elsewhere)
 KEEP_S = 3600  # one hour: long enough to click "download", short enough not to fill the disk
+
+
+def shelf() -> Path:
+    """The folder download entries live in."""
+    return Path(SHELF) if SHELF is not None else shared_scratch.root_for("wheel_packaging")
 
 
 @contextmanager
@@ -30,8 +39,9 @@ def sweep(now: float | None = None) -> int:
     """Delete shelf entries older than `KEEP_S`; returns how many were removed."""
     now = now or time.time()
     removed = 0
-    if SHELF.is_dir():
-        for entry in SHELF.iterdir():
+    root = shelf()
+    if root.is_dir():
+        for entry in root.iterdir():
             try:
                 if now - entry.stat().st_mtime > KEEP_S:
                     shutil.rmtree(entry, ignore_errors=True)
@@ -44,7 +54,7 @@ def sweep(now: float | None = None) -> int:
 def keep(*paths: Path | None) -> list[str]:
     """Copy files to a new shelf entry so they outlive the scratch folder; returns their paths."""
     sweep()
-    entry = SHELF / uuid.uuid4().hex
+    entry = shelf() / uuid.uuid4().hex
     entry.mkdir(parents=True)
     kept = []
     for path in paths:
