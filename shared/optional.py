@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from types import ModuleType
 
 # Import names whose PyPI distribution is called something else.
@@ -33,12 +34,29 @@ def install_hint(slug: str | None = None, modules: tuple[str, ...] | list[str] =
         modules: Import names; used when no slug is given.
 
     Returns:
-        A copy-pasteable `pip install` command.
+        A copy-pasteable `pip install` command; on a Hugging Face Space (`SPACE_ID` is set), what the
+        Space's owner can do instead (its requirements.txt), since visitors have no shell there.
     """
+    if os.environ.get("SPACE_ID"):
+        return space_hint(slug, modules)
     if slug:
         return f"pip install -c requirements/constraints.txt -r requirements/{slug}.txt"
     names = " ".join(DISTRIBUTION_NAMES.get(m, m) for m in modules)
     return f"pip install {names}"
+
+
+def space_hint(slug: str | None = None, modules: tuple[str, ...] | list[str] = ()) -> str:
+    """What a Space's owner does about a missing package: add it to the Space's requirements.txt."""
+    if not modules and slug:
+        try:
+            from labs import get
+
+            modules = get(slug).needs
+        except (ImportError, KeyError):
+            modules = ()
+    names = ", ".join(DISTRIBUTION_NAMES.get(m, m) for m in modules) or "the missing package"
+    return (f"add {names} to this Space's requirements.txt (Files tab; not your Space? Duplicate this "
+            "Space first), and it rebuilds by itself")
 
 
 def missing(modules: tuple[str, ...] | list[str]) -> list[str]:
@@ -71,5 +89,5 @@ def require(module: str, *, slug: str | None = None, purpose: str = "") -> Modul
         why = f" (needed for {purpose})" if purpose else ""
         raise MissingDependency(
             f"The optional package '{DISTRIBUTION_NAMES.get(module, module)}' is not installed{why}. "
-            f"Install it with: {install_hint(slug, [module])}"
+            f"{'To fix it' if os.environ.get('SPACE_ID') else 'Install it with'}: {install_hint(slug, [module])}"
         ) from exc

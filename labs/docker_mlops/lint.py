@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -224,6 +225,14 @@ def nginx_test(conf_text: str, workdir: Path, exe: str | None = None) -> tuple[b
     return proc.returncode == 0, (proc.stderr + proc.stdout).strip()
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def check_nginx(text: str, file: str = "nginx.conf") -> list[Finding]:
     """`nginx -t` on the Compose config, with the Compose service name swapped for 127.0.0.1 (nginx
     resolves upstream names when it loads, and `app` only exists on a Compose network)."""
@@ -232,6 +241,9 @@ def check_nginx(text: str, file: str = "nginx.conf") -> list[Finding]:
         return [_skipped(file, "nginx -t", "apt-get install nginx (or brew install nginx)")]
     with tempfile.TemporaryDirectory(prefix="nginx-t-") as tmp:
         local = text.replace(f"app:{SPACE_PORT}", f"127.0.0.1:{SPACE_PORT}").replace("/dev/stdout", f"{tmp}/access.log")
+        # `nginx -t` binds the listen sockets it tests: a user without root (a Space, a workshop
+        # server) may not bind port 80, so the check listens on a free loopback port instead.
+        local = re.sub(r"(\n\s*listen\s+)[^;]+;", lambda m: f"{m.group(1)}127.0.0.1:{_free_port()};", local)
         local = local.replace("error_log /dev/stderr", f"error_log {tmp}/error.log")
         # Keep temp files and the pid inside the throw-away prefix, as the replica demo does.
         local = local.replace("worker_processes 1;", f"worker_processes 1;\npid {tmp}/nginx.pid;", 1)
@@ -239,7 +251,7 @@ def check_nginx(text: str, file: str = "nginx.conf") -> list[Finding]:
         local = local.replace("http {\n", "http {\n" + temp + "\n", 1)
         ok, output = nginx_test(local, Path(tmp), exe)
     return [Finding(file, "nginx -t", "ok" if ok else "error",
-                    "the real nginx parses it (upstream app:7860 tested as 127.0.0.1:7860)" if ok else output[-600:])]
+                    "the real nginx parses it (upstream app:7860 tested as 127.0.0.1:7860, listening on a free loopback port)" if ok else output[-600:])]
 
 
 def check_cog_yaml(text: str, s: BuildSettings, file: str = "cog.yaml") -> list[Finding]:
