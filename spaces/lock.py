@@ -309,10 +309,17 @@ def _torch_cpu_constraint(folder: Path) -> Path:
 
 
 def installed_versions() -> dict[str, str]:
-    """Canonical name -> version of every distribution in this interpreter's environment."""
+    """Canonical name -> version of every distribution installed in this interpreter's environment.
+
+    Only site-packages is read: setuptools puts its vendored copies (importlib-metadata, packaging,
+    wheel...) on sys.path once imported, and those are not what pip installed.
+    """
+    import sysconfig
     from importlib import metadata
 
-    return {canonical(d.metadata["Name"]): d.version for d in metadata.distributions() if d.metadata["Name"]}
+    paths = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    return {canonical(d.metadata["Name"]): d.version for d in metadata.distributions(path=paths)
+            if d.metadata["Name"]}
 
 
 def generate(out: Path = LOCKS, *, slugs: list[str] | None = None, mode: str = "keep",

@@ -221,13 +221,13 @@ def test_a_lab_of_the_suite_becomes_a_gradio_and_a_docker_space(tmp_path):
     assert (root / "gradio-space" / "app.py").is_file() and (root / "gradio-space" / "labs" / "png_to_glb").is_dir()
     assert publish.front_matter((root / "gradio-space" / "README.md").read_text())["sdk"] == "gradio"
     assert publish.front_matter((root / "docker-space" / "README.md").read_text())["sdk"] == "docker"
-    # The Docker Space's requirements are pinned from this environment; the Gradio Space keeps the export's ranges.
+    # The Docker Space's requirements are pinned from this environment; the Gradio Space gets the lab's lock.
     from importlib import metadata
 
     pinned = (root / "docker-space" / "requirements.txt").read_text()
     assert "Pinned from the Python" in pinned and f"gradio=={metadata.version('gradio')}" in pinned
     assert f"numpy=={metadata.version('numpy')}" in pinned and "numpy>=" not in pinned
-    assert "numpy>=" in (root / "gradio-space" / "requirements.txt").read_text()
+    assert f"numpy=={metadata.version('numpy')}" in (root / "gradio-space" / "requirements.txt").read_text()
     docker = files["docker-space/Dockerfile"]
     assert "download.pytorch.org/whl/cpu" in docker and 'CMD ["python", "app.py"]' in docker
     assert "ip_hash;" in files["compose/nginx.conf"]  # a Gradio session must stay on one replica

@@ -181,7 +181,10 @@ def test_start_up_runs_no_subprocess():
 
     code = ("import subprocess, sys\n"
             "def refuse(*a, **k):\n    raise SystemExit(f'subprocess at import: {a[0] if a else k}')\n"
-            "subprocess.run = subprocess.Popen = subprocess.check_output = refuse\n"
+            # A Popen subclass, so `subprocess.Popen[bytes]` in libraries' annotations still works.
+            "class Refused(subprocess.Popen):\n    def __init__(self, *a, **k):\n        refuse(*a, **k)\n"
+            "subprocess.run = subprocess.check_output = refuse\n"
+            "subprocess.Popen = Refused\n"
             "import labs.docker_mlops.app as app\n"
             "print('ok', len(app.demo.fns))\n")
     root = Path(__file__).resolve().parents[1]

@@ -112,6 +112,8 @@ def load_csv(path, label_column):
 def load_zip(path, size, grayscale, progress=gr.Progress()):
     """Read an uploaded ZIP of class folders."""
     progress(0.0, desc="checking and reading the ZIP in memory")
+    if not isinstance(size, (int, float)) or isinstance(size, bool) or size != size:
+        raise ValueError(f"The image size must be a number of pixels (e.g. 8), not {str(size)[:40]!r}.")
     return _loaded(data.read_image_zip(path, size=int(size), grayscale=bool(grayscale)), progress)
 
 
