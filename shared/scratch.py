@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+from shared.serving import gradio_upload_roots
+
 KEEP_S = 3600.0  # an hour: long enough to download what a click made, short enough for a busy day
 
 
@@ -79,7 +81,7 @@ def suite_roots() -> list[str]:
     import glob
 
     tmp = tempfile.gettempdir()
-    roots = [os.environ.get("GRADIO_TEMP_DIR") or os.path.join(tmp, "gradio")]
+    roots = list(gradio_upload_roots())
     # Outputs only: png_to_glb keeps its shipped examples beside its runs, and those must stay.
     for pattern in ("ml_labs-*", "ml_labs_*", "png_to_glb-*/run_*", "wheel_packaging_*"):
         roots += glob.glob(os.path.join(tmp, pattern))

@@ -130,3 +130,16 @@ def recorder():
     rec = Recorder()
     yield rec
     rec.close()
+
+
+@pytest.fixture(scope="module")
+def tiny_cache(tmp_path_factory):
+    """transformers_tour's tiny-model folder in a fresh place for one module (the user's cache stays clean)."""
+    old = os.environ.get("TRANSFORMERS_TOUR_CACHE")
+    root = tmp_path_factory.mktemp("tiny-models")
+    os.environ["TRANSFORMERS_TOUR_CACHE"] = str(root)
+    yield root
+    if old is None:
+        os.environ.pop("TRANSFORMERS_TOUR_CACHE", None)
+    else:
+        os.environ["TRANSFORMERS_TOUR_CACHE"] = old

@@ -36,17 +36,8 @@ LOOPING = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{
 PATH_REFUSAL = "Server paths are not accepted as a {what} on this shared server"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_cache(tmp_path_factory):
-    """The lab's own tiny-model folder, in a temporary place (nothing is built unless a test asks)."""
-    old = os.environ.get("TRANSFORMERS_TOUR_CACHE")
-    root = tmp_path_factory.mktemp("tiny-models")
-    os.environ["TRANSFORMERS_TOUR_CACHE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("TRANSFORMERS_TOUR_CACHE", None)
-    else:
-        os.environ["TRANSFORMERS_TOUR_CACHE"] = old
+# The lab's tiny models live in a fresh folder for this module (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("tiny_cache")
 
 
 @pytest.fixture

@@ -25,17 +25,8 @@ AUDIO = str(media.EXAMPLES / media.AUDIO_NAME)
 CORPUS_LINE = "The cat sat on the mat while the dog slept in the garden."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def tiny_cache(tmp_path_factory):
-    """Build the tiny models into a fresh folder for this module (and keep the user's cache clean)."""
-    old = os.environ.get("TRANSFORMERS_TOUR_CACHE")
-    root = tmp_path_factory.mktemp("tiny-models")
-    os.environ["TRANSFORMERS_TOUR_CACHE"] = str(root)
-    yield root
-    if old is None:
-        os.environ.pop("TRANSFORMERS_TOUR_CACHE", None)
-    else:
-        os.environ["TRANSFORMERS_TOUR_CACHE"] = old
+# The lab's tiny models live in a fresh folder for this module (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("tiny_cache")
 
 
 @pytest.fixture

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Callable
 
+from shared.scratch import folder_bytes
 from shared.serving import is_shared
 
 from .depth import DEFAULT_DEPTH_MODEL
@@ -296,17 +297,6 @@ def remove_old_outputs(root: str | Path, max_age_s: float = OUTPUT_MAX_AGE_S, no
     return removed
 
 
-def _folder_bytes(folder: Path) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(folder):
-        for name in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-            except OSError:
-                pass
-    return total
-
-
 def trim_outputs(root: str | Path, *, max_folders: int = OUTPUT_MAX_FOLDERS, max_bytes: int = OUTPUT_MAX_BYTES,
                  keep_newest: int = OUTPUT_KEEP_NEWEST) -> int:
     """Delete the oldest conversion folders (``run_*``) beyond `max_folders` or `max_bytes` in all.
@@ -327,7 +317,7 @@ def trim_outputs(root: str | Path, *, max_folders: int = OUTPUT_MAX_FOLDERS, max
     folders.sort(key=lambda item: item[0], reverse=True)
     removed, total = 0, 0
     for index, (_, folder) in enumerate(folders):
-        total += _folder_bytes(folder)
+        total += folder_bytes(folder)
         if index < keep_newest or (index < max_folders and total <= max_bytes):
             continue
         shutil.rmtree(folder, ignore_errors=True)
