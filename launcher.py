@@ -1,17 +1,18 @@
-"""Serve every registered lab as a tab of one Gradio app.
+"""Serve every registered lab as a page of one Gradio app: a home page plus one page per lab.
 
     python launcher.py                      # all labs on http://127.0.0.1:7860
     python launcher.py --labs png_to_glb    # only some labs
     python launcher.py --port 8000 --share  # another port, plus a public share link
     python launcher.py --host 0.0.0.0       # a workshop server: shared mode turns on by itself
 
-Hand out a link that opens straight on one lab with ``?lab=<slug>``, e.g.
-http://127.0.0.1:7860/?lab=png_to_glb.
+Every lab has its own URL, ``/<slug>`` (e.g. http://127.0.0.1:7860/png_to_glb), listed in the
+navigation bar on every page; the older ``/?lab=<slug>`` links redirect there.
 
-Each lab's Blocks is built on its own (by importing ``labs.<slug>.app``) and then rendered inside
-a tab; a lab that fails to import still gets a tab that says why and what to install, so one
-broken lab never takes the suite down. Heavy libraries are imported by the labs' handlers, not
-here, so start-up stays close to a bare gradio app.
+Each lab's Blocks is built on its own (by importing ``labs.<slug>.app``) and then rendered as a
+page (gradio's multipage routes): a browser loads only the page it opens, so the home page does
+not carry ten labs' components. A lab that fails to import still gets a page that says why and
+what to install, so one broken lab never takes the suite down. Heavy libraries are imported by
+the labs' handlers, not here, so start-up stays close to a bare gradio app.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def select_labs(slugs: str | Sequence[str] | None) -> list[Lab]:
 def agenda_markdown(labs: Sequence[Lab]) -> str:
     """The home tab: what the suite is and a workshop agenda built from the registry."""
     rows = "\n".join(
-        f"| {lab.number} | {lab.emoji} **{lab.title}** | {lab.summary} | {'; '.join(lab.learn)} | {lab.minutes} |"
+        f"| {lab.number} | {lab.emoji} **[{lab.title}]({lab.slug})** | {lab.summary} | {'; '.join(lab.learn)} | {lab.minutes} |"
         for lab in labs
     )
     total = sum(lab.minutes for lab in labs)
@@ -67,8 +68,8 @@ Hands-on labs for the skills ML engineers use every day. Every lab is a real too
 libraries, real files, real processes and real servers on this machine, and shows you the code
 that just ran.
 
-**How to use it:** pick a tab, click one of its examples, then change the settings and read the
-"Show the code" panel. Each lab also runs alone (`python -m labs.<slug>.app`) and as its own
+**How to use it:** pick a lab in the bar above (or in the table), click one of its examples, then
+change the settings and read the "Show the code" panel. Each lab also runs alone (`python -m labs.<slug>.app`) and as its own
 Hugging Face Space (`python spaces/export.py <slug> --out DIR`).
 
 ## Workshop agenda (about {total} minutes)
@@ -76,7 +77,8 @@ Hugging Face Space (`python spaces/export.py <slug> --out DIR`).
 |---|---|---|---|---|
 {rows}
 
-Tip for teachers: `?lab=<slug>` in the address opens the suite on that lab, e.g. `?lab={labs[0].slug if labs else 'png_to_glb'}`.
+Tip for teachers: every lab has its own address, `/<slug>`, e.g. `/{labs[0].slug if labs else 'png_to_glb'}`
+(older `?lab=<slug>` links still work).
 """
 
 
@@ -112,24 +114,31 @@ def load_lab(lab: Lab) -> gr.Blocks:
         return fallback
 
 
-def tab_from_query(request: gr.Request, labs: Sequence[Lab] = LABS):
-    """Select the tab named by the page's ``?lab=<slug>`` query parameter.
+def lab_for_query(params: dict[str, str], labs: Sequence[Lab] = LABS) -> str | None:
+    """The slug named by an old-style ``?lab=<slug>`` link, if this suite serves it (else None)."""
+    wanted = (params.get("lab") or "").strip()
+    return wanted if any(lab.slug == wanted for lab in labs) else None
 
-    Without the parameter, or with a slug that has no tab in this suite (unknown, or left out by
-    ``--labs``), the tabs are left alone, so a click that happens while the page is still loading
-    is not undone.
-    """
-    wanted = (request.query_params.get("lab") or "").strip() if request else ""
-    if any(lab.slug == wanted for lab in labs):
-        return gr.Tabs(selected=wanted)
-    return gr.skip()
+
+# The home page's `?lab=<slug>` redirect runs in the browser (no round trip): the slugs it may go
+# to are written into the script, so nothing else in the address is ever followed.
+_REDIRECT_JS = """
+() => {
+  const slugs = %s;
+  const wanted = new URLSearchParams(window.location.search).get("lab");
+  if (wanted && slugs.includes(wanted)) {
+    const base = window.location.pathname.replace(/\\/?$/, "/");
+    window.location.replace(base + wanted);
+  }
+}
+"""
 
 
 def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:
-    """Build the suite: a home tab plus one tab per selected lab.
+    """Build the suite: a home page plus one page (route ``/<slug>``) per selected lab.
 
-    Each lab's Blocks is built first, outside the parent, then rendered inside its tab (building it
-    inside the parent would render it twice in gradio 6).
+    Each lab's Blocks is built first, outside the parent, then rendered inside its route
+    (building it inside the parent would render it twice in gradio 6).
     """
     labs = select_labs(slugs)
     with deferred_app():  # only launch() needs a web app; skip the ones each Blocks would build
@@ -137,18 +146,15 @@ def build(slugs: str | Sequence[str] | None = None) -> gr.Blocks:
 
 
 def _compose(labs: Sequence[Lab], children: Sequence[gr.Blocks]) -> gr.Blocks:
-    with gr.Blocks(title="ML engineering labs") as suite:
-        with gr.Tabs(selected=HOME_ID, elem_id="suite_tabs") as tabs:
-            with gr.Tab("Home", id=HOME_ID):
-                gr.Markdown(agenda_markdown(labs))
-            for lab, child in zip(labs, children):
-                with gr.Tab(f"{lab.number} · {lab.title}", id=lab.slug):
-                    child.render()
-        def open_lab(request: gr.Request):
-            return tab_from_query(request, labs)
+    import json
 
-        suite.load(open_lab, inputs=None, outputs=tabs, api_name="suite_open_lab",
-                   api_visibility="private", queue=False, show_progress="hidden")
+    with gr.Blocks(title="ML engineering labs") as suite:
+        gr.Navbar(main_page_name="🏠 Home")
+        gr.Markdown(agenda_markdown(labs), elem_id="suite_home")
+        suite.load(None, js=_REDIRECT_JS % json.dumps([lab.slug for lab in labs]))
+    for lab, child in zip(labs, children):
+        with suite.route(lab.nav, f"/{lab.slug}"):
+            child.render()
     return suite
 
 
@@ -164,7 +170,7 @@ def port_number(text: str) -> int:
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Serve the ML engineering labs as tabs of one app.")
+    parser = argparse.ArgumentParser(description="Serve the ML engineering labs as pages of one app.")
     parser.add_argument("--labs", default=None, help="comma-separated slugs to serve (default: all)")
     parser.add_argument("--host", default=None, help="address to bind (default: $GRADIO_SERVER_NAME or 127.0.0.1)")
     parser.add_argument("--port", type=port_number, default=None, help="port (default: $GRADIO_SERVER_PORT or 7860)")

@@ -34,7 +34,8 @@ class Lab:
 
     Attributes:
         slug: Folder name under `labs/`, tab id, `api_name` prefix and Space name.
-        title: Human title shown on the tab and the Space card.
+        title: Human title shown on the lab's page and the Space card.
+        short: One or two words for the suite's navigation bar (all ten fit a laptop's width).
         emoji: One emoji for the Space card.
         summary: One line on what the lab does (also the Space's `short_description`, <= 60 chars).
         learn: Two to four bullets: what a participant will learn.
@@ -68,6 +69,12 @@ class Lab:
     tags: tuple[str, ...] = ()
     preload: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    short: str = ""
+
+    @property
+    def nav(self) -> str:
+        """The lab's label in the suite's navigation bar."""
+        return f"{self.number} {self.emoji} {self.short or self.title}"
 
     @property
     def number(self) -> int:
@@ -84,6 +91,7 @@ _ENTRIES = (
     Lab(
         slug="cpp_wrapping",
         title="C++/CUDA wrapping, NoSQL and the Hub",
+        short="C++ & CUDA",
         emoji="🔧",
         summary="Call C++ six ways, query JSON like Cosmos DB, use the Hub",
         learn=(
@@ -104,6 +112,7 @@ _ENTRIES = (
     Lab(
         slug="keda_autoscaling",
         title="KEDA autoscaling on Azure Container Apps",
+        short="Autoscaling",
         emoji="📈",
         summary="Scale 0-10 replicas on web waits: generate, check, simulate",
         learn=(
@@ -121,6 +130,7 @@ _ENTRIES = (
     Lab(
         slug="transformers_tour",
         title="Transformers tour",
+        short="Transformers",
         emoji="🤗",
         summary="Try transformers' main tasks and see inside them",
         learn=(
@@ -151,6 +161,7 @@ _ENTRIES = (
     Lab(
         slug="cuda_benchmark",
         title="CUDA benchmark",
+        short="Benchmark",
         emoji="🏁",
         summary="Detect CPU/GPU capabilities, then benchmark them honestly",
         learn=(
@@ -169,6 +180,7 @@ _ENTRIES = (
     Lab(
         slug="wheel_packaging",
         title="Wheel packaging",
+        short="Wheels",
         emoji="📦",
         summary="Train a tiny model and ship it as a licensed wheel",
         learn=(
@@ -187,6 +199,7 @@ _ENTRIES = (
     Lab(
         slug="torch_vs_tf",
         title="PyTorch vs TensorFlow",
+        short="Torch vs TF",
         emoji="⚖️",
         summary="Same models, same data: PyTorch vs TensorFlow, side by side",
         learn=(
@@ -205,6 +218,7 @@ _ENTRIES = (
     Lab(
         slug="dataset_distillation",
         title="Datasets and distillation",
+        short="Distillation",
         emoji="🧪",
         summary="Load or make a dataset, train a model, distil it two ways",
         learn=(
@@ -222,6 +236,7 @@ _ENTRIES = (
     Lab(
         slug="cloud_sdks",
         title="Cloud SDKs: Azure, AWS and GCP",
+        short="Cloud SDKs",
         emoji="☁️",
         summary="One storage and queue task in 3 cloud SDKs, on emulators",
         learn=(
@@ -242,6 +257,7 @@ _ENTRIES = (
     Lab(
         slug="docker_mlops",
         title="Docker MLOps: one app, every target",
+        short="Docker",
         emoji="🐳",
         summary="Ship one app to Spaces, Replicate and N replicas",
         learn=(
@@ -260,6 +276,7 @@ _ENTRIES = (
     Lab(
         slug="png_to_glb",
         title="PNG to GLB",
+        short="PNG → GLB",
         emoji="🧊",
         summary="Extrude an image by brightness into a 3D model (GLB/OBJ/STL)",
         learn=(

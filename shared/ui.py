@@ -123,13 +123,34 @@ def source_of(*objects: Any) -> str:
 
 
 def code_panel(*objects: Any, label: str = "Show the code", open: bool = False) -> gr.Code:
-    """A collapsed panel with the real source of `objects`, read from their modules at start-up.
+    """A collapsed panel with the real source of `objects`, read from their modules.
+
+    The source is sent when the panel is first opened, not inlined into the page: a lab page
+    carries a dozen panels, and a visitor reads one or two. A handler may also update the
+    returned `gr.Code` to show what just ran; opening the panel later keeps that.
 
     Returns:
         The `gr.Code` component, so a handler can update it to show what just ran.
     """
-    with gr.Accordion(label, open=open):
-        return gr.Code(source_of(*objects), language="python", interactive=False, show_label=False)
+    source = source_of(*objects)
+    with gr.Accordion(label, open=open) as panel:
+        code = gr.Code(source if open else "", language="python", interactive=False, show_label=False)
+    if not open:
+        panel.expand(lambda shown: shown or source, inputs=code, outputs=code, queue=False,
+                     show_progress="hidden", api_name=_panel_api_name(objects, label),
+                     api_visibility="private")
+    return code
+
+
+def _panel_api_name(objects: tuple[Any, ...], label: str) -> str:
+    """`<slug>_code_<digest>`: the slug of the lab whose code it shows, so names stay lab-prefixed."""
+    import hashlib
+
+    module = next((getattr(o, "__module__", None) or getattr(o, "__name__", "") for o in objects), "") or ""
+    parts = module.split(".")
+    slug = parts[1] if len(parts) > 1 and parts[0] == "labs" else "suite"
+    names = "|".join(getattr(o, "__qualname__", getattr(o, "__name__", repr(o))) for o in objects)
+    return f"{slug}_code_{hashlib.sha1((names + label).encode()).hexdigest()[:8]}"
 
 
 def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:

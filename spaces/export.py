@@ -141,7 +141,11 @@ def space_requirements(lab: Lab) -> str:
                   f"--extra-index-url {lock.TORCH_CPU_INDEX}"]
     elif lock.is_zerogpu(lab):
         lines.append("# ZeroGPU: PyTorch's CUDA build from PyPI, for Python " + lock.ZEROGPU_PYTHON + ".")
-    lines += [f"{name}=={version}" for name, version in sorted(pins.items())]
+    hashes = lock.read_hashes(lock.lock_path(lab.slug))
+    if hashes:
+        lines.append("# pip runs in hash-checking mode: a rebuild installs these exact files or stops.")
+    for name, version in sorted(pins.items()):
+        lines.append(f"{name}=={version}" + "".join(f" \\\n    --hash={h}" for h in hashes.get(name, [])))
     return "\n".join(lines) + "\n"
 
 

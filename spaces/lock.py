@@ -4,6 +4,7 @@
     python spaces/lock.py --from-env      # lock what this environment has installed (what the tests ran)
     python spaces/lock.py --upgrade       # newest versions the requirements allow
     python spaces/lock.py --check         # resolve again into a temporary folder and diff (exit 1 on drift)
+    python spaces/lock.py --verify-hashes # the labs' locked sha256s against PyPI's own files (network)
 
 Files (all under requirements/locks/):
 
@@ -105,9 +106,21 @@ def read_lock(path: Path) -> tuple[dict[str, str], dict[str, str]]:
     Returns:
         (pins, meta): canonical name -> exact version, and the `# key: value` header fields.
     """
+    pins, meta, _ = _parse_lock(path)
+    return pins, meta
+
+
+def read_hashes(path: Path) -> dict[str, list[str]]:
+    """Canonical name -> the `sha256:...` hashes a lab lock records for it (empty for the suite lock)."""
+    return _parse_lock(path)[2]
+
+
+def _parse_lock(path: Path) -> tuple[dict[str, str], dict[str, str], dict[str, list[str]]]:
     pins: dict[str, str] = {}
     meta: dict[str, str] = {}
-    for raw in path.read_text(encoding="utf-8").splitlines():
+    hashes: dict[str, list[str]] = {}
+    text = path.read_text(encoding="utf-8").replace("\\\n", " ")  # join `name==1.0 \` continuations
+    for raw in text.splitlines():
         line = raw.strip()
         if line.startswith("#"):
             key, sep, value = line[1:].strip().partition(": ")
@@ -116,11 +129,15 @@ def read_lock(path: Path) -> tuple[dict[str, str], dict[str, str]]:
             continue
         if not line:
             continue
-        match = _PIN.match(line)
-        if not match:
+        head, *options = line.split(" --hash=")
+        match = _PIN.match(head.strip())
+        if not match or not all(re.fullmatch(r"sha256:[0-9a-f]{64}", o.strip()) for o in options):
             raise LockError(f"{path}: not an exact pin: {line!r} (regenerate with `python {GENERATOR}`)")
-        pins[canonical(match.group(1))] = match.group(2)
-    return pins, meta
+        name = canonical(match.group(1))
+        pins[name] = match.group(2)
+        if options:
+            hashes[name] = [o.strip() for o in options]
+    return pins, meta, hashes
 
 
 def inputs_digest(files: list[Path], *extra: str, root: Path = ROOT) -> str:
@@ -145,8 +162,10 @@ def lock_digest(lab: Lab | None) -> str:
     return _lab_digest(lab, read_lock(SUITE_LOCK)[0])
 
 
-def render_lock(lab: Lab | None, pins: dict[str, str], *, digest: str, pip_version: str) -> str:
-    """The text of a lock file: a header saying where it comes from, then sorted `name==version`."""
+def render_lock(lab: Lab | None, pins: dict[str, str], *, digest: str, pip_version: str,
+                hashes: dict[str, str] | None = None) -> str:
+    """The text of a lock file: a header saying where it comes from, then sorted `name==version`,
+    each followed by the sha256 of the exact file pip chose (`--hash`) when `hashes` has it."""
     if lab is None:
         title = "requirements/locks/suite.txt: every package the suite installs (all labs, dev, Spaces runtime)."
         inputs = " ".join(p.relative_to(ROOT).as_posix() for p in suite_inputs())
@@ -173,7 +192,10 @@ def render_lock(lab: Lab | None, pins: dict[str, str], *, digest: str, pip_versi
         f"# torch: {torch}",
         f"# inputs-sha256: {digest}",
     ]
-    body = [f"{name}=={version}" for name, version in sorted(pins.items())]
+    if hashes:
+        header.insert(3, "# Hash-checking mode: every file pip installs must have the sha256 recorded here.")
+    body = [f"{name}=={version} \\\n    --hash={hashes[name]}" if hashes and name in hashes else f"{name}=={version}"
+            for name, version in sorted(pins.items())]
     return "\n".join(header + body) + "\n"
 
 
@@ -223,7 +245,7 @@ def _conflicting(stderr: str) -> set[str]:
 
 def resolve(inputs: list[Path], constraints: list[Path], *, seed: dict[str, str] | None = None,
             python_version: str | None = None, cuda_torch: bool = False, torch_index: str | None = TORCH_CPU_INDEX,
-            quiet: bool = False) -> dict[str, str]:
+            quiet: bool = False, hashes: dict[str, str] | None = None) -> dict[str, str]:
     """Resolve `inputs` with pip and return canonical name -> version for the whole closure.
 
     Args:
@@ -235,6 +257,7 @@ def resolve(inputs: list[Path], constraints: list[Path], *, seed: dict[str, str]
         cuda_torch: Resolve torch from PyPI (its default CUDA build) without this machine's pip
             configuration (which may point at local CPU wheels).
         torch_index: PyTorch's CPU index, added when it answers (CPU locks only).
+        hashes: When given, filled with canonical name -> `sha256:...` of the file pip chose.
 
     Raises:
         LockError: If pip cannot resolve; the message carries pip's own explanation.
@@ -284,6 +307,11 @@ def resolve(inputs: list[Path], constraints: list[Path], *, seed: dict[str, str]
         else:
             raise LockError("pip kept reporting conflicts; try `python spaces/lock.py --upgrade`.")
         data = json.loads(report.read_text(encoding="utf-8"))
+    if hashes is not None:
+        for item in data["install"]:
+            digest = ((item.get("download_info") or {}).get("archive_info") or {}).get("hashes", {}).get("sha256")
+            if digest:
+                hashes[canonical(item["metadata"]["name"])] = f"sha256:{digest}"
     return {canonical(item["metadata"]["name"]): item["metadata"]["version"] for item in data["install"]}
 
 
@@ -355,18 +383,19 @@ def generate(out: Path = LOCKS, *, slugs: list[str] | None = None, mode: str = "
                 continue
             if not quiet:
                 print(f"==> {lab.slug}" + (" (ZeroGPU: CUDA torch, Python " + ZEROGPU_PYTHON + ")" if is_zerogpu(lab) else ""))
+            hashes: dict[str, str] = {}
             if is_zerogpu(lab):
                 previous = read_lock(lock_path(lab.slug))[0] if lock_path(lab.slug).exists() and mode == "keep" else {}
                 seed = {k: v for k, v in previous.items() if k not in suite_pins}
                 suite_c = _pins_file(suite_pins, folder, "suite-nolocal.txt", drop_local=True)
                 pins = resolve(lab_inputs(lab), [CONSTRAINTS, suite_c], seed=seed, python_version=ZEROGPU_PYTHON,
-                               cuda_torch=True, quiet=quiet)
+                               cuda_torch=True, quiet=quiet, hashes=hashes)
             else:
                 suite_c = _pins_file(suite_pins, folder, "suite.txt")
-                pins = resolve(lab_inputs(lab), [CONSTRAINTS, suite_c, torch_cpu], quiet=quiet)
+                pins = resolve(lab_inputs(lab), [CONSTRAINTS, suite_c, torch_cpu], quiet=quiet, hashes=hashes)
             path = out / f"{lab.slug}.txt"
             digest = _lab_digest(lab, suite_pins)
-            path.write_text(render_lock(lab, pins, digest=digest, pip_version=pipv), encoding="utf-8")
+            path.write_text(render_lock(lab, pins, digest=digest, pip_version=pipv, hashes=hashes), encoding="utf-8")
             written.append(path)
     return written
 
@@ -483,12 +512,63 @@ def check(quiet: bool = False) -> int:
     return 1 if drift else 0
 
 
+def verify_hashes(slugs: list[str] | None = None, *, index: str = "https://pypi.org/simple",
+                  timeout: float = 20.0) -> dict[str, list[str]]:
+    """Check every hash in the labs' locks against the public index (PEP 691 JSON): the files a
+    Space downloads from PyPI must be the very files this machine's pip chose (a mirror or a
+    find-links folder could hold a rebuilt wheel under the same name).
+
+    Returns:
+        {"ok": [...], "mismatch": [...], "unverified": [...]} as `name==version` strings; torch's
+        `+cpu` build is checked against PyTorch's CPU index when it answers, else unverified.
+    """
+    import urllib.request
+
+    seen: dict[tuple[str, str, str], str] = {}
+    for lab in LABS:
+        if slugs and lab.slug not in slugs:
+            continue
+        path = lock_path(lab.slug)
+        pins = read_lock(path)[0]
+        for name, wanted in read_hashes(path).items():
+            seen.setdefault((name, pins[name], wanted[0]), lab.slug)
+    listing: dict[str, dict[str, set[str]] | None] = {}
+    result: dict[str, list[str]] = {"ok": [], "mismatch": [], "unverified": []}
+    for name, version, wanted in sorted(seen):
+        base = TORCH_CPU_INDEX if version.endswith("+cpu") else index
+        key = f"{base}/{name}"
+        if key not in listing:
+            try:
+                req = urllib.request.Request(f"{base}/{name}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+                with urllib.request.urlopen(req, timeout=timeout) as reply:
+                    files = json.loads(reply.read())["files"]
+                by_version: dict[str, set[str]] = {}
+                for item in files:
+                    digest = item.get("hashes", {}).get("sha256")
+                    if digest:
+                        by_version.setdefault(item["filename"], set()).add(digest)
+                listing[key] = by_version
+            except Exception:  # unreachable index or not JSON: cannot say either way
+                listing[key] = None
+        files = listing[key]
+        label = f"{name}=={version}"
+        if files is None:
+            result["unverified"].append(label)
+        elif any(wanted.removeprefix("sha256:") in digests for digests in files.values()):
+            result["ok"].append(label)
+        else:
+            result["mismatch"].append(label)
+    return result
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Regenerate requirements/locks/ with pip's resolver.")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--from-env", action="store_true", help="prefer the versions installed in this environment")
     group.add_argument("--upgrade", action="store_true", help="prefer nothing: newest versions allowed")
     group.add_argument("--check", action="store_true", help="resolve again and diff against the committed locks")
+    group.add_argument("--verify-hashes", action="store_true",
+                       help="check the labs' locked hashes against PyPI (needs the network)")
     parser.add_argument("--lab", action="append", metavar="SLUG", help="only this lab's lock (repeatable)")
     args = parser.parse_args(argv)
     if shutil.which("pip") is None and subprocess.run([sys.executable, "-m", "pip", "--version"],
@@ -497,6 +577,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.check:
             raise SystemExit(check())
+        if args.verify_hashes:
+            found = verify_hashes(args.lab)
+            for label in found["mismatch"]:
+                print(f"   MISMATCH {label}: the index has no file with the locked sha256")
+            print(f"   {len(found['ok'])} files match the index, {len(found['mismatch'])} differ, "
+                  f"{len(found['unverified'])} unverified (index unreachable: {', '.join(found['unverified']) or '-'})")
+            raise SystemExit(1 if found["mismatch"] else 0)
         for slug in args.lab or []:
             get(slug)
         mode = "env" if args.from_env else "upgrade" if args.upgrade else "keep"

@@ -1,8 +1,9 @@
 """Click through the whole suite in real headless Chromium, as a workshop participant would.
 
 The launcher runs as its own process; Playwright drives Debian's system Chromium (never a
-downloaded browser). For every lab: click its tab, run its shipped example through the lab's own
-`tests/browser/<slug>.py::run_example`, and save a screenshot to test-artifacts/screenshots/.
+downloaded browser). Every lab is reachable from the navigation bar, by its own URL and by the old
+`?lab=<slug>` link; on every lab's page, its shipped example runs through the lab's own
+`tests/browser/<slug>.py::run_example`, and a screenshot goes to test-artifacts/screenshots/.
 """
 
 import importlib.util
@@ -74,16 +75,6 @@ def page(browser):
     context.close()
 
 
-def open_tab(page, name):
-    """Click a top-level tab; tabs that do not fit the width sit in gradio's "More tabs" menu."""
-    tab = page.locator("#suite_tabs").get_by_role("tab", name=name, exact=True)
-    if tab.count() and tab.first.is_visible():
-        tab.first.click()
-    else:
-        page.locator("#suite_tabs").get_by_role("button", name="More tabs").click()
-        page.locator("#suite_tabs .overflow-dropdown").get_by_role("button", name=name, exact=True).click()
-
-
 def lab_steps(slug):
     spec = importlib.util.spec_from_file_location(f"browser_{slug}", ROOT / "tests" / "browser" / f"{slug}.py")
     module = importlib.util.module_from_spec(spec)
@@ -91,32 +82,53 @@ def lab_steps(slug):
     return module
 
 
-def test_home_tab_shows_the_agenda(page, suite_url):
+def lab_heading(page, lab):
+    return page.get_by_role("heading", name=f"Lab {lab.number} · {lab.title}", exact=False)
+
+
+def test_home_page_shows_the_agenda(page, suite_url):
     from playwright.sync_api import expect
 
     page.goto(suite_url)
     expect(page.get_by_role("heading", name="Workshop agenda", exact=False)).to_be_visible()
-    expect(page.locator("#suite_tabs").get_by_role("tab", name="Home")).to_be_visible()
     for lab in LABS:
         expect(page.get_by_role("table").first).to_contain_text(lab.title)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "00_home.png"), full_page=True)
 
 
-def test_query_parameter_opens_straight_on_a_lab(page, suite_url):
+def test_every_lab_is_one_visible_click_away(page, suite_url):
+    from playwright.sync_api import expect
+
+    page.goto(suite_url)
+    expect(page.get_by_role("heading", name="Workshop agenda", exact=False)).to_be_visible()
+    width = page.viewport_size["width"]
+    for lab in LABS:  # every link is on screen at a laptop's width, none behind an overflow menu
+        link = page.get_by_role("link", name=lab.nav, exact=True)
+        expect(link).to_be_visible()
+        box = link.bounding_box()
+        assert box and box["x"] + box["width"] <= width, f"{lab.nav} is off screen at {width} px"
+    for lab in (LABS[0], LABS[-1]):
+        page.get_by_role("link", name=lab.nav, exact=True).click()
+        expect(lab_heading(page, lab)).to_be_visible()
+        assert page.url.rstrip("/").endswith("/" + lab.slug)
+
+
+def test_old_query_links_open_the_labs_page(page, suite_url):
     from playwright.sync_api import expect
 
     lab = LABS[-1]
     page.goto(f"{suite_url}?lab={lab.slug}")
-    # The selected tab may sit in the overflow menu, so check the lab's own header instead.
-    expect(page.get_by_role("heading", name=f"Lab {lab.number} · {lab.title}", exact=False)).to_be_visible()
+    expect(lab_heading(page, lab)).to_be_visible()
+    assert page.url.rstrip("/").endswith("/" + lab.slug)
 
 
 @pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
-def test_lab_tab_runs_its_example(page, suite_url, lab):
-    page.goto(suite_url)
-    page.get_by_role("tab", name="Home").wait_for()
-    open_tab(page, f"{lab.number} · {lab.title}")
+def test_lab_page_runs_its_example(page, suite_url, lab):
+    from playwright.sync_api import expect
+
+    page.goto(suite_url + lab.slug)
+    expect(lab_heading(page, lab)).to_be_visible()
     try:
         lab_steps(lab.slug).run_example(page)
     finally:

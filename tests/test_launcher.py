@@ -1,4 +1,4 @@
-"""The launcher: every lab builds alone and together, start-up stays light, tabs open by URL."""
+"""The launcher: every lab builds alone and together, start-up stays light, each lab has its own page."""
 
 import json
 import subprocess
@@ -42,8 +42,8 @@ def test_suite_builds_with_every_lab_and_nothing_clashes():
     assert not clashes, f"api_name clashes or gradio-suffixed names: {clashes}"
     elem_ids = [b.elem_id for b in suite.blocks.values() if getattr(b, "elem_id", None)]
     assert len(elem_ids) == len(set(elem_ids)), "duplicate elem_ids break browser clicks"
-    top = next(b for b in suite.blocks.values() if isinstance(b, gr.Tabs) and b.elem_id == "suite_tabs")
-    assert [tab.id for tab in top.children] == ["home"] + [lab.slug for lab in LABS]
+    assert [path for path, *_ in suite.pages] == [""] + [lab.slug for lab in LABS], "a home page, then one per lab"
+    assert [name for _, name, shown in suite.pages[1:] if shown] == [lab.nav for lab in LABS]
 
 
 def test_launcher_start_up_imports_no_heavy_library():
@@ -62,13 +62,21 @@ def test_unknown_lab_is_a_clear_error():
     assert [lab.slug for lab in launcher.select_labs("")] == [lab.slug for lab in LABS]
 
 
-def test_query_parameter_selects_the_tab():
+def test_old_query_links_name_a_served_lab_only():
     slug = LABS[-1].slug
-    chosen = launcher.tab_from_query(SimpleNamespace(query_params={"lab": slug}))
-    assert chosen.selected == slug
-    # Unknown or absent: leave the tabs alone (a skip update), never jump away from a clicked tab.
-    for params in ({"lab": "junk"}, {}):
-        assert not isinstance(launcher.tab_from_query(SimpleNamespace(query_params=params)), gr.Tabs)
+    assert launcher.lab_for_query({"lab": slug}) == slug
+    for params in ({"lab": "junk"}, {"lab": "../admin"}, {}):
+        assert launcher.lab_for_query(params) is None
+    assert launcher.lab_for_query({"lab": "cuda_benchmark"}, launcher.select_labs("png_to_glb")) is None
+    # The browser-side redirect only ever goes to a slug written into the page.
+    suite = launcher.build("png_to_glb")
+    scripts = [fn.js for fn in suite.fns.values() if fn.js]
+    assert any('["png_to_glb"]' in js and "slugs.includes(wanted)" in js for js in scripts)
+
+
+def test_navigation_labels_are_short_enough_for_one_row():
+    # All ten links must fit gradio's navbar at 1400 px (the browser test checks it for real).
+    assert sum(len(lab.nav) for lab in LABS) < 150
 
 
 def test_a_broken_lab_gets_an_explaining_tab(monkeypatch):
@@ -121,11 +129,14 @@ def test_a_slug_list_without_any_slug_is_a_clear_error():
         launcher.select_labs(" , ")
 
 
-def test_query_parameter_for_a_lab_left_out_of_the_suite_leaves_the_tabs_alone():
-    suite = launcher.build("png_to_glb")
-    opener = next(fn.fn for fn in suite.fns.values() if fn.api_name == "suite_open_lab")
-    assert opener(SimpleNamespace(query_params={"lab": "png_to_glb"})).selected == "png_to_glb"
-    assert not isinstance(opener(SimpleNamespace(query_params={"lab": "cuda_benchmark"})), gr.Tabs)
+def test_home_page_carries_no_lab_and_each_lab_page_only_its_own(serve_blocks):
+    import urllib.request
+
+    url = serve_blocks(launcher.build("png_to_glb,cuda_benchmark"))
+    home = urllib.request.urlopen(url, timeout=60).read().decode()
+    page = urllib.request.urlopen(url + "png_to_glb", timeout=60).read().decode()
+    assert "Workshop agenda" in home and "png_to_glb_convert" not in home
+    assert "png_to_glb_convert" in page and "cuda_benchmark_detect" not in page
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "abc"])

@@ -95,6 +95,27 @@ def test_zerogpu_lab_lock_has_cuda_torch_and_otherwise_the_suites_versions():
         assert lock.unsatisfied(lock.lab_inputs(lab), pins) == []
 
 
+@pytest.mark.parametrize("lab", LABS, ids=lambda lab: lab.slug)
+def test_every_lab_lock_pins_the_exact_file_of_every_package(lab):
+    path = lock.lock_path(lab.slug)
+    pins, _ = lock.read_lock(path)
+    hashes = lock.read_hashes(path)
+    assert set(hashes) == set(pins), f"packages without a sha256: {sorted(set(pins) - set(hashes))}"
+    assert all(len(h) == 1 and re.fullmatch(r"sha256:[0-9a-f]{64}", h[0]) for h in hashes.values())
+
+
+def test_hashed_lock_lines_round_trip(tmp_path):
+    text = lock.render_lock(LABS[-1], {"numpy": "2.0.0", "pillow": "11.0.0"}, digest="x", pip_version="26",
+                            hashes={"numpy": "sha256:" + "a" * 64})
+    path = tmp_path / "lock.txt"
+    path.write_text(text, encoding="utf-8")
+    assert lock.read_lock(path)[0] == {"numpy": "2.0.0", "pillow": "11.0.0"}
+    assert lock.read_hashes(path) == {"numpy": ["sha256:" + "a" * 64]}
+    path.write_text(text.replace("a" * 64, "not-a-hash"), encoding="utf-8")
+    with pytest.raises(lock.LockError, match="not an exact pin"):
+        lock.read_lock(path)
+
+
 def test_unsatisfied_and_closure_gaps_catch_a_broken_lock(tmp_path):
     pins, _ = lock.read_lock(lock.SUITE_LOCK)
     broken = dict(pins)

@@ -94,10 +94,14 @@ def test_header_and_missing_banner_render_what_the_lab_says():
     assert "pip install -c requirements/constraints.txt -r requirements/png_to_glb.txt" in texts
 
 
-def test_code_panel_holds_the_source():
-    with gr.Blocks():
+def test_code_panel_sends_the_source_when_opened():
+    with gr.Blocks() as demo:
         code = ui.code_panel(ui.header)
-    assert "def header(" in code.value
+        shown = ui.code_panel(ui.serve, open=True)
+    assert code.value == "" and "def serve(" in shown.value, "closed panels are not inlined into the page"
+    (opened,) = [fn for fn in demo.fns.values() if fn.api_name and fn.api_name.startswith("suite_code_")]
+    assert "def header(" in opened.fn("")
+    assert opened.fn("what just ran") == "what just ran", "opening keeps what a handler showed"
 
 
 def test_deferred_app_skips_throwaway_apps_and_restores_gradio():

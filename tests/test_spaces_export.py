@@ -71,12 +71,15 @@ def test_space_requirements_are_the_labs_lock(lab, tmp_path):
     export = load_export()
     out = export.export(lab.slug, tmp_path / "space")
     fields = yaml.safe_load((out / "README.md").read_text(encoding="utf-8").split("---")[1])
-    lines = [line for line in (out / "requirements.txt").read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]
+    text = (out / "requirements.txt").read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     options = [line for line in lines if line.startswith("-")]
-    pins = dict(line.split("==", 1) for line in lines if not line.startswith("-"))
+    entries = [line.split(" --hash=") for line in lines if not line.startswith("-")]
+    pins = dict(head.strip().split("==", 1) for head, *_ in entries)
     locked, _ = export.lock.read_lock(export.lock.lock_path(lab.slug))
     assert pins == locked and len(pins) == len(lines) - len(options), "the lock, each package once"
+    # Hash-checking mode: pip installs these exact files or stops, so a rebuild is byte-identical.
+    assert all(len(hashes) == 1 and hashes[0].strip().startswith("sha256:") for _, *hashes in entries)
     gradio_pin = export.gradio_version()
     assert pins["gradio"] == gradio_pin and fields.get("sdk_version", gradio_pin) == gradio_pin
     if pins.get("torch", "").endswith("+cpu"):
