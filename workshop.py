@@ -1,0 +1,263 @@
+"""Prepare a machine (or a whole room) for a workshop, and check what works here.
+
+    python workshop.py doctor                 # per lab: what works here, what is missing, the fixing command
+    python workshop.py prefetch               # while online: every default hub model and lab tool
+    python workshop.py prefetch --wheels DIR  # ... and every wheel, for `pip install --no-index -f DIR`
+    python workshop.py prefetch --dry-run     # what would be downloaded, with sizes
+
+After `prefetch`, the suite works with the network unplugged: the hub models sit in the Hugging
+Face cache (`HF_HOME`), the npm tools in .ci/node_modules, the Debian tools are installed, and
+`doctor` says "ready" for every lab. The labs find the hub unreachable at start and use what is
+cached (see each lab's README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from labs import LABS, Lab, get  # noqa: E402
+from shared.optional import missing  # noqa: E402
+
+# The command a Debian package gives (what `doctor` looks for on PATH).
+APT_COMMANDS = {"g++": "g++", "gcc": "gcc", "binutils": "nm", "nginx": "nginx", "nodejs": "node", "npm": "npm"}
+NODE_BIN = ROOT / ".ci" / "node_modules" / ".bin"
+# What a pipeline needs from a model repository: config, tokenizer and one copy of the weights.
+MODEL_FILES = ("*.json", "*.txt", "*.model", "*.tiktoken", "*.safetensors")
+HUB_PROBE_S = 3.0
+
+
+@dataclass
+class Finding:
+    """One lab's state on this machine."""
+
+    lab: Lab
+    missing: list[str] = field(default_factory=list)  # what is absent, in words
+    fixes: list[str] = field(default_factory=list)  # one command per absent piece
+    notes: list[str] = field(default_factory=list)  # works, but differently (offline defaults, no GPU)
+
+    partial: bool = False  # runs, but with its offline defaults instead of its hub models
+
+    @property
+    def status(self) -> str:
+        return "missing" if self.missing else "offline defaults" if self.partial else "ready"
+
+
+# ------------------------------------------------------------------------------------ doctor
+
+
+def hub_reachable(timeout: float = HUB_PROBE_S) -> bool:
+    """Whether the Hugging Face hub answers (one HEAD request; never with a token)."""
+    import urllib.request
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint + "/api/models?limit=1", method="HEAD"),
+                               timeout=timeout)
+        return True
+    except Exception:  # DNS failure, refused, timeout, HTTP error: not usable for downloads
+        return False
+
+
+def cached_model(repo_id: str) -> bool:
+    """Whether a model's config is in the local Hugging Face cache (what an offline load needs first)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json")
+    return isinstance(found, str)
+
+
+def apt_missing(packages: Sequence[str]) -> list[str]:
+    """Debian packages whose command is not on PATH."""
+    return [pkg for pkg in packages if shutil.which(APT_COMMANDS.get(pkg, pkg)) is None]
+
+
+def node_missing(packages: Sequence[str]) -> list[str]:
+    """npm packages (`name@version`) whose command is neither in .ci/node_modules nor on PATH."""
+    absent = []
+    for spec in packages:
+        name = spec.rsplit("@", 1)[0] if not spec.startswith("@") else spec
+        if not (NODE_BIN / name).exists() and shutil.which(name) is None:
+            absent.append(spec)
+    return absent
+
+
+def examine(lab: Lab, *, online: bool) -> Finding:
+    """What `lab` needs that this machine lacks, and the command that fixes each piece."""
+    found = Finding(lab)
+    modules = missing(lab.needs)
+    if modules:
+        found.missing.append(f"Python packages: {', '.join(modules)}")
+        found.fixes.append(f".venv/bin/pip install -c requirements/constraints.txt -c requirements/locks/suite.txt "
+                           f"-r requirements/{lab.slug}.txt")
+    apt = apt_missing(lab.apt)
+    if apt:
+        found.missing.append(f"Debian packages: {', '.join(apt)}")
+        found.fixes.append(f"sudo apt-get install -y {' '.join(apt)}")
+    node = node_missing(lab.node)
+    if node:
+        found.missing.append(f"npm tools: {', '.join(node)}")
+        script = ROOT / ".ci" / f"lab-{lab.slug}.sh"
+        found.fixes.append(f"bash {script.relative_to(ROOT)}" if script.exists() else f"npm install {' '.join(node)}")
+    if lab.preload and "huggingface_hub" not in missing(["huggingface_hub"]):
+        absent = [repo for repo in lab.preload if not cached_model(repo)]
+        if absent and online:
+            found.notes.append(f"{len(absent)} of {len(lab.preload)} default hub models not cached yet "
+                               f"(downloaded on first use; offline they would not be)")
+            found.fixes.append(f"python workshop.py prefetch --labs {lab.slug}")
+        elif absent:
+            found.partial = True
+            found.notes.append(f"{len(absent)} of {len(lab.preload)} default hub models are not cached and the hub "
+                               f"is unreachable: the lab runs its offline defaults")
+            found.fixes.append(f"python workshop.py prefetch --labs {lab.slug}   # once, while online")
+    if lab.hardware and shutil.which("nvidia-smi") is None:
+        found.notes.append("no NVIDIA GPU here: the CPU path runs, GPU figures need a GPU machine")
+    return found
+
+
+def doctor(labs: Sequence[Lab], *, online: bool | None = None, out=sys.stdout) -> list[Finding]:
+    """Print, per lab, whether it is ready here and the command that fixes what is not."""
+    online = hub_reachable() if online is None else online
+    print(f"Hugging Face hub: {'reachable' if online else 'unreachable (offline defaults and cached models only)'}",
+          file=out)
+    findings = [examine(lab, online=online) for lab in labs]
+    width = max(len(lab.slug) for lab in labs)
+    for item in findings:
+        mark = {"ready": "✓", "missing": "✗"}.get(item.status, "~")
+        print(f"{mark} {item.lab.number:>2} {item.lab.slug:<{width}}  {item.status}", file=out)
+        for line in item.missing:
+            print(f"      missing: {line}", file=out)
+        for line in item.notes:
+            print(f"      note: {line}", file=out)
+        for line in dict.fromkeys(item.fixes):
+            print(f"      fix: {line}", file=out)
+    ready = sum(item.status == "ready" for item in findings)
+    partial = sum(item.status == "offline defaults" for item in findings)
+    print(f"{ready} of {len(findings)} labs ready here" + (f", {partial} on offline defaults" if partial else ""),
+          file=out)
+    return findings
+
+
+# ------------------------------------------------------------------------------------ prefetch
+
+
+def model_files(siblings: Sequence[tuple[str, int | None]]) -> list[tuple[str, int]]:
+    """The files of a model repository a pipeline loads: config and tokenizer files plus one copy of
+    the weights (safetensors when the repository has them, else PyTorch's .bin), at the top level.
+
+    Args:
+        siblings: (path in the repository, size in bytes or None) for every file.
+    """
+    import fnmatch
+
+    top = [(name, size or 0) for name, size in siblings if "/" not in name]
+    has_safetensors = any(name.endswith(".safetensors") for name, _ in top)
+    patterns = MODEL_FILES if has_safetensors else (*MODEL_FILES, "pytorch_model*.bin")
+    return [(name, size) for name, size in top if any(fnmatch.fnmatch(name, p) for p in patterns)]
+
+
+def plan_models(repos: Sequence[str]) -> list[tuple[str, list[tuple[str, int]]]]:
+    """For every repository, the files to fetch and their sizes (one metadata call each, anonymous)."""
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=False)
+    planned = []
+    for repo in repos:
+        info = api.model_info(repo, files_metadata=True)
+        planned.append((repo, model_files([(s.rfilename, s.size) for s in info.siblings or []])))
+    return planned
+
+
+def human(size: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def prefetch(labs: Sequence[Lab], *, wheels: Path | None = None, system: bool = True, dry_run: bool = False) -> int:
+    """Download what the labs use by default, so the suite then works offline. Returns an exit code."""
+    repos = list(dict.fromkeys(repo for lab in labs for repo in lab.preload))
+    failures = 0
+    if repos:
+        if not hub_reachable():
+            print("!! the Hugging Face hub is unreachable from here (or HF_HUB_OFFLINE is set): run prefetch "
+                  "while online. The labs still run offline with their offline defaults.")
+            failures += 1
+        else:
+            from huggingface_hub import snapshot_download
+
+            planned = plan_models(repos)
+            total = sum(size for _, files in planned for _, size in files)
+            print(f"==> {len(planned)} hub models, {human(total)} in all")
+            for number, (repo, files) in enumerate(planned, 1):
+                size = sum(s for _, s in files)
+                print(f"[{number}/{len(planned)}] {repo}: {len(files)} files, {human(size)}", flush=True)
+                if not dry_run:  # huggingface_hub draws a progress bar per file
+                    snapshot_download(repo, allow_patterns=[name for name, _ in files], token=False)
+    if system:
+        for lab in labs:
+            script = ROOT / ".ci" / f"lab-{lab.slug}.sh"
+            if script.exists() and (apt_missing(lab.apt) or node_missing(lab.node)):
+                print(f"==> {lab.slug}: system tools ({script.relative_to(ROOT)})", flush=True)
+                if not dry_run and subprocess.run(["bash", str(script)], cwd=ROOT).returncode:
+                    print(f"!! {script.relative_to(ROOT)} failed (it may need root: sudo bash {script.relative_to(ROOT)})")
+                    failures += 1
+    if wheels is not None:
+        reqs = ["-r", "requirements/base.txt"]
+        for lab in labs:
+            reqs += ["-r", lab.requirements_file]
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "-d", str(wheels), "-c", "requirements/constraints.txt",
+               "-c", "requirements/locks/suite.txt", *reqs]
+        print(f"==> wheels into {wheels} (a room then installs with: pip install --no-index -f {wheels} ...)", flush=True)
+        if not dry_run and subprocess.run(cmd, cwd=ROOT).returncode:
+            failures += 1
+    print("done: run `python workshop.py doctor` to check" if not failures else f"{failures} step(s) failed (above)")
+    return 1 if failures else 0
+
+
+# ------------------------------------------------------------------------------------ command line
+
+
+def select(slugs: str | None) -> list[Lab]:
+    if not slugs:
+        return list(LABS)
+    try:
+        return [get(s.strip()) for s in slugs.split(",") if s.strip()]
+    except KeyError as exc:
+        raise SystemExit(str(exc.args[0])) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Prepare and check a machine for the ML engineering labs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    doc = sub.add_parser("doctor", help="per lab: what works here and the command that fixes what does not")
+    doc.add_argument("--labs", help="comma-separated slugs (default: all)")
+    doc.add_argument("--offline", action="store_true", help="do not probe the hub")
+    pre = sub.add_parser("prefetch", help="download every default hub model, lab tool and (optionally) wheel")
+    pre.add_argument("--labs", help="comma-separated slugs (default: all)")
+    pre.add_argument("--wheels", type=Path, help="also download every wheel into this folder")
+    pre.add_argument("--no-system", action="store_true", help="skip Debian/npm tools (.ci/lab-*.sh)")
+    pre.add_argument("--dry-run", action="store_true", help="say what would be downloaded, with sizes")
+    args = parser.parse_args(argv)
+    labs = select(args.labs)
+    if args.command == "doctor":
+        findings = doctor(labs, online=False if args.offline else None)
+        return 1 if any(item.status == "missing" for item in findings) else 0
+    return prefetch(labs, wheels=args.wheels, system=not args.no_system, dry_run=args.dry_run)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
