@@ -4,11 +4,20 @@
     python workshop.py prefetch               # while online: every default hub model and lab tool
     python workshop.py prefetch --wheels DIR  # ... and every wheel, for `pip install --no-index -f DIR`
     python workshop.py prefetch --dry-run     # what would be downloaded, with sizes
+    python workshop.py serve --replicas 2 --host 0.0.0.0 --port 7860
+                                              # one server, N launcher processes behind nginx
 
 After `prefetch`, the suite works with the network unplugged: the hub models sit in the Hugging
 Face cache (`HF_HOME`), the npm tools in .ci/node_modules, the Debian tools are installed, and
 `doctor` says "ready" for every lab. The labs find the hub unreachable at start and use what is
 cached (see each lab's README).
+
+`serve` runs N copies of the launcher on loopback ports behind Debian's nginx, with session
+affinity: gradio keeps a visitor's queue, uploads and results in one process, so every request of
+a visitor must reach the same replica. nginx hashes a cookie it sets on the first answer
+(`ml_labs_replica`, a random id), so a browser or a gradio_client stays on its replica, and a room
+behind one NAT address still spreads over all of them. A replica that dies is skipped; its
+visitors start a new session on another one, the others notice nothing.
 """
 
 from __future__ import annotations
@@ -228,6 +237,154 @@ def prefetch(labs: Sequence[Lab], *, wheels: Path | None = None, system: bool = 
     return 1 if failures else 0
 
 
+# ------------------------------------------------------------------------------------ replicas behind nginx
+
+AFFINITY_COOKIE = "ml_labs_replica"
+
+
+def nginx_conf(ports: Sequence[int], *, listen: str, folder: Path, max_body_mb: int = 60) -> str:
+    """An nginx configuration: one front on `listen` (host:port), the replicas on loopback `ports`,
+    sticky by a cookie nginx sets itself, streaming (SSE) unbuffered, files written under `folder`."""
+    servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" for port in ports)
+    temp = "\n".join(f"  {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    return f"""# Written by workshop.py serve: {len(ports)} launcher replicas behind one front.
+worker_processes 1;
+pid {folder / 'nginx.pid'};
+error_log {folder / 'error.log'} warn;
+events {{ worker_connections 2048; }}
+http {{
+{temp}
+  access_log off;
+  client_max_body_size {max_body_mb}m;
+  # Session affinity: hash the visitor's cookie; a first request (no cookie yet) hashes a fresh
+  # random id, which the answer then sets as the cookie, so the visitor stays where it landed.
+  map $cookie_{AFFINITY_COOKIE} $affinity {{
+    "" $request_id;
+    default $cookie_{AFFINITY_COOKIE};
+  }}
+  map $http_upgrade $connection_upgrade {{
+    default upgrade;
+    "" close;
+  }}
+  upstream suite {{
+    hash $affinity consistent;
+{servers}
+  }}
+  server {{
+    listen {listen};
+    location / {{
+      proxy_pass http://suite;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_buffering off;            # gradio streams progress and results (server-sent events)
+      proxy_read_timeout 3600s;
+      proxy_next_upstream error timeout http_502;
+      add_header Set-Cookie "{AFFINITY_COOKIE}=$affinity; Path=/; HttpOnly; SameSite=Lax" always;
+      add_header X-Replica $upstream_addr always;  # which replica answered (for the operator and tests)
+    }}
+  }}
+}}
+"""
+
+
+class Replicas:
+    """N launcher processes on free loopback ports plus nginx in front; a context manager."""
+
+    def __init__(self, count: int, *, host: str = "127.0.0.1", port: int = 7860, labs: str | None = None,
+                 folder: Path | None = None, shared: bool = True):
+        import tempfile
+
+        if not 1 <= count <= 16:
+            raise ValueError(f"--replicas must be 1-16, not {count}")
+        if shutil.which("nginx") is None:
+            raise RuntimeError("nginx is not installed: sudo apt-get install -y nginx")
+        self.count, self.host, self.port, self.labs, self.shared = count, host, port, labs, shared
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="ml-labs-replicas-"))
+        self.ports: list[int] = []
+        self.procs: list[subprocess.Popen] = []
+        self.nginx: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{'127.0.0.1' if self.host in {'0.0.0.0', '::'} else self.host}:{self.port}/"
+
+    def __enter__(self) -> "Replicas":
+        import socket
+
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.folder / kind).mkdir(parents=True, exist_ok=True)
+            if hasattr(os, "geteuid") and os.geteuid() == 0:  # nginx's workers drop root for `nobody`
+                os.chmod(self.folder / kind, 0o777)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            os.chmod(self.folder, 0o755)
+        try:
+            for _ in range(self.count):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", 0))
+                    port = probe.getsockname()[1]
+                cmd = [sys.executable, str(ROOT / "launcher.py"), "--port", str(port),
+                       "--shared-mode", "on" if self.shared else "auto"]
+                if self.labs:
+                    cmd += ["--labs", self.labs]
+                log = open(self.folder / f"replica-{port}.log", "w")
+                # Each replica keeps its own uploads and results, as on separate machines.
+                env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False",
+                       "GRADIO_TEMP_DIR": str(self.folder / f"replica-{port}-files")}
+                self.procs.append(subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+                self.ports.append(port)
+            for port, proc in zip(self.ports, self.procs):
+                wait_http(f"http://127.0.0.1:{port}/", proc)
+            conf = self.folder / "nginx.conf"
+            conf.write_text(nginx_conf(self.ports, listen=f"{self.host}:{self.port}", folder=self.folder),
+                            encoding="utf-8")
+            checked = subprocess.run(["nginx", "-t", "-q", "-c", str(conf), "-p", str(self.folder)],
+                                     capture_output=True, text=True, timeout=30)
+            if checked.returncode:
+                raise RuntimeError(f"nginx -t refused the configuration: {checked.stderr.strip()}")
+            self.nginx = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(self.folder), "-g", "daemon off;"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            wait_http(self.url, self.nginx)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def kill(self, index: int) -> None:
+        """Stop one replica abruptly (SIGKILL), as a crash would."""
+        self.procs[index].kill()
+        self.procs[index].wait(timeout=30)
+
+    def __exit__(self, *exc) -> None:
+        for proc in [*self.procs, *([self.nginx] if self.nginx else [])]:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in [*self.procs, *([self.nginx] if self.nginx else [])]:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"a process for {url} exited with {proc.returncode} before answering")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
 # ------------------------------------------------------------------------------------ command line
 
 
@@ -251,8 +408,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     pre.add_argument("--wheels", type=Path, help="also download every wheel into this folder")
     pre.add_argument("--no-system", action="store_true", help="skip Debian/npm tools (.ci/lab-*.sh)")
     pre.add_argument("--dry-run", action="store_true", help="say what would be downloaded, with sizes")
+    srv = sub.add_parser("serve", help="N launcher replicas behind nginx with session affinity")
+    srv.add_argument("--replicas", type=int, default=2)
+    srv.add_argument("--host", default="127.0.0.1", help="the front's address (0.0.0.0 for a room)")
+    srv.add_argument("--port", type=int, default=7860)
+    srv.add_argument("--labs", help="comma-separated slugs (default: all)")
     args = parser.parse_args(argv)
     labs = select(args.labs)
+    if args.command == "serve":
+        import time
+
+        try:
+            with Replicas(args.replicas, host=args.host, port=args.port, labs=args.labs) as room:
+                print(f"{args.replicas} replicas ({', '.join(map(str, room.ports))}) behind nginx: {room.url} "
+                      f"(logs in {room.folder}); Ctrl+C stops everything", flush=True)
+                while all(p.poll() is None for p in [room.nginx]):
+                    time.sleep(1)
+        except (RuntimeError, ValueError) as exc:
+            raise SystemExit(str(exc)) from None
+        except KeyboardInterrupt:
+            pass
+        return 0
     if args.command == "doctor":
         findings = doctor(labs, online=False if args.offline else None)
         return 1 if any(item.status == "missing" for item in findings) else 0
