@@ -162,3 +162,12 @@ def test_launcher_cli_port_in_use_is_one_clear_line():
                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "Could not start the server" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_heavy_events_show_the_queue_position_never_a_frozen_button():
+    # gradio shows "queue: 3/7" and an estimate on an event's outputs unless its progress is hidden.
+    suite = launcher.build()
+    heavy = [fn for fn in suite.fns.values() if fn.concurrency_id in {"heavy-cpu", "gpu"}]
+    assert len(heavy) > 10
+    hidden = [fn.api_name for fn in heavy if fn.show_progress == "hidden" or not fn.outputs]
+    assert not hidden, f"heavy events without a visible queue position: {hidden}"
