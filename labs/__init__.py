@@ -117,8 +117,8 @@ _ENTRIES = (
         summary="Scale 0-10 replicas on web waits: generate, check, simulate",
         learn=(
             "Generate app, Dockerfile, CLI script, Bicep and SDK code for ACR + Container Apps + KEDA",
-            "Validate them offline with hadolint, shellcheck, the Azure SDK models and KEDA's schemas",
-            "See how polling, cooldown (1 to 0 only) and stabilisation shape replicas, waits and cost",
+            "Validate them offline, and run the SDK and CLI scripts against local stand-ins (ARM on 127.0.0.1, a stub az)",
+            "See how polling, cooldown, HPA scale-up policies and stabilisation shape replicas, waits and cost",
             "Measure round-robin vs shared queue, idempotent retries and leases on real local replicas",
         ),
         minutes=30,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from functools import partial
 
 import gradio as gr
+import numpy as np
 
 from labs import get
-from labs.keda_autoscaling import loadtest, simulate, templates, validate
+from labs.keda_autoscaling import arm_standin, az_stub, az_stub_cli, calibrate, loadtest, simulate, templates, validate
 from labs.keda_autoscaling.settings import CPU_MEMORY_PAIRS, PLATFORM_MAX_REPLICAS, DeploySettings, check_settings
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
@@ -19,7 +20,10 @@ WHERE = """**What runs where.** No Azure account and no Kubernetes cluster are u
 the Azure SDK's model classes, kubernetes-validate, KEDA's models and the HTTP add-on's CRD schema), the
 simulator, and the load tests: real replica **processes on 127.0.0.1**, real HTTP, a real shared queue
 (SQLite standing in for Azure Storage Queue / Service Bus) and a KEDA-style scaler loop, with time compressed.
-*Would run on Azure:* the CLI script, Bicep and SDK script (ACR build, Container Apps environment, KEDA)."""
+*Run here against local stand-ins:* the SDK script (real Azure SDK clients → an ARM stand-in on 127.0.0.1, fake
+token) and the CLI script (bash, with a stub `az` that reproduces the cooldown reset).
+*Only on Azure:* the real deployment (ACR build, Container Apps environment, KEDA); the Bicep file is parsed, not
+compiled (no Bicep CLI offline)."""
 
 TRAPS = """### Traps, and where this lab handles them
 - **KEDA's `cooldownPeriod` only covers the last replica (1 → 0).** N → N-1 is the Kubernetes HPA's
@@ -27,7 +31,11 @@ TRAPS = """### Traps, and where this lab handles them
   replicas step down long before the 900 s cooldown removes the last one.
 - **`az containerapp update --image` has been reported to reset `cooldownPeriod` to 300**
   (Azure/azure-cli-extensions#10334). `deploy_aca.sh` re-asserts 900 after every create/update and reads
-  it back (`assert_scale`); `deploy_aca.py` reads it back too.
+  it back (`assert_scale`, `verify_scale`); `deploy_aca.py` reads it back too. *Run … locally* in tab 1
+  reproduces the reset with a stub `az` and shows `verify_scale` catching it.
+- **The HPA rate-limits scale-up too.** At most +100 % or +4 pods per 15 s (whichever is more), so a
+  burst from one replica goes 1 → 5 → 10, not 1 → 10. The simulator models it; on AKS the ScaledObject's
+  `advanced.horizontalPodAutoscalerConfig.behavior` changes it, ACA exposes no such setting.
 - **Cold start from zero.** The first request after idle waits for KEDA's next poll (up to
   `pollingInterval`) plus image pull and start-up. The simulator's "queue wait" shows it; min replicas 1
   removes it at the price of one always-on replica.
@@ -88,6 +96,70 @@ def generate(app, resource_group, location, registry, workspace, environment, id
 
 
 @friendly
+def run_scripts(app, resource_group, location, registry, workspace, environment, identity, image, tag,
+                min_r, max_r, concurrency, cooldown, polling, size, progress=gr.Progress()):
+    """Generate the bundle, then run deploy_aca.py against the local ARM stand-in and deploy_aca.sh with the stub az."""
+    s = _settings(app, resource_group, location, registry, workspace, environment, identity, image, tag,
+                  min_r, max_r, concurrency, cooldown, polling, size)
+    folder = templates.new_bundle_folder()
+    templates.write_bundle(templates.generate_bundle(s), folder)
+    progress(0.1, desc="python deploy_aca.py infra && app → ARM stand-in on 127.0.0.1")
+    sdk = arm_standin.run_sdk_script(folder / "deploy_aca.py")
+    progress(0.6, desc="bash deploy_aca.sh with the stub az")
+    cli = az_stub.run_cli_scenario(folder, cooldown_s=s.cooldown_s, app=s.app, resource_group=s.resource_group,
+                                   registry=s.registry, image=s.image)
+    requests = [[r["method"], r["path"], r["api_version"], r["status"]] for r in sdk["requests"]]
+    steps = [[st["command"], st["returncode"], st["cooldown_after"], "\n".join(st["az_calls"]), st["output"]]
+             for st in cli["steps"]]
+    scale = sdk["scale"] or {}
+    sdk_ok = sdk["returncode"] == 0 and scale.get("cooldownPeriod") == s.cooldown_s
+    text = (f"**deploy_aca.py** {'✅ ran' if sdk_ok else '❌ failed'} in {sdk['wall_s']} s: {len(requests)} requests to the "
+            f"local ARM stand-in (real azure-mgmt-* clients, fake token credential), {len(sdk['resources'])} resources "
+            f"created; the container app's stored scale block: min {scale.get('minReplicas')}, max "
+            f"{scale.get('maxReplicas')}, cooldown {scale.get('cooldownPeriod')} s.\n\n"
+            f"**deploy_aca.sh** with the stub `az`: deploy {'✅' if cli['deployed'] else '❌'} (cooldown set to "
+            f"{s.cooldown_s}); after a plain `az containerapp update --image` the cooldown was "
+            f"{cli['steps'][1]['cooldown_after']} and `verify_scale` "
+            f"{'✅ caught it (exit 1)' if cli['caught'] else '❌ did not catch it'}; `./deploy_aca.sh redeploy v3` "
+            f"{'✅ re-asserted ' + str(s.cooldown_s) + ' s' if cli['fixed'] else '❌ did not restore it'}.")
+    if not sdk_ok:
+        text += f"\n\n```\n{sdk['output'][-1500:]}\n```"
+    return text, requests, steps
+
+
+@friendly
+def run_policies(profile, upload, service_s, capacity, a_min, a_max, a_target, a_polling, a_cooldown, a_startup,
+                 a_metric, progress=gr.Progress()):
+    """Setting A with the HPA's default scale-up policies vs without any rate limit."""
+    from dataclasses import replace
+
+    from labs.keda_autoscaling.charts import simulation_figure
+
+    rule = simulate.rule_from_inputs("Setting A", a_min, a_max, a_target, a_polling, a_cooldown, a_startup, a_metric,
+                                     service_s, capacity)
+    if upload:
+        traffic, source = simulate.parse_traffic(upload), "uploaded file"
+    else:
+        if profile not in simulate.PROFILES:
+            raise simulate.TrafficError(f"Unknown profile {profile!r}; pick one of: {', '.join(simulate.PROFILES)}.")
+        traffic, source = simulate.PROFILES[profile](), profile
+    progress(0.2, desc="simulating with and without the scale-up policies")
+    on = simulate.simulate(traffic, rule)
+    off = simulate.simulate(traffic, replace(rule, hpa=simulate.UNLIMITED))
+    a, b = on.summary, off.summary
+    jump = [int(np.diff(r.replicas, prepend=0).max()) for r in (on, off)]  # the largest scale-up in one step
+    note = (f"`{source}`, setting A. **With** Kubernetes' default scale-up policies (double or +4 pods per 15 s) vs "
+            f"**without** a rate limit: the largest scale-up in one step {jump[0]} vs {jump[1]} replicas (peak "
+            f"{a['peak_replicas']} vs {b['peak_replicas']}); p95 latency {a['p95_latency_s']} s vs {b['p95_latency_s']} s; requests waiting "
+            f"over 1 s {a['requests_waiting_over_1s']:,} vs {b['requests_waiting_over_1s']:,}; "
+            f"{a['replica_seconds']:,} vs {b['replica_seconds']:,} replica-seconds.")
+    if (a["replica_seconds"], a["p95_latency_s"]) == (b["replica_seconds"], b["p95_latency_s"]):
+        note += (" Here the traffic rises slowly enough that the limit never binds; pick *spiky* or upload a burst "
+                 "from zero to see it.")
+    return simulation_figure({"policies on": on, "no rate limit": off}, title=f"{source}: HPA scale-up policies"), note
+
+
+@friendly
 def run_simulation(profile, upload, service_s, capacity,
                    a_min, a_max, a_target, a_polling, a_cooldown, a_startup, a_metric,
                    b_min, b_max, b_target, b_polling, b_cooldown, b_startup, b_metric, progress=gr.Progress()):
@@ -125,13 +197,15 @@ def run_simulation(profile, upload, service_s, capacity,
 @friendly
 def run_loadtest(peak_rps, max_r, target, work_ms, compression, nested, progress=gr.Progress()):
     """Real processes on 127.0.0.1 scaled by the KEDA rule; the time axis compressed."""
-    from labs.keda_autoscaling.charts import loadtest_figure
+    from labs.keda_autoscaling.charts import calibration_figure, loadtest_figure
 
     profile = loadtest.compressed_profile(peak_rps=float(peak_rps), burst_rps=float(peak_rps) * 1.75)
     coro = loadtest.autoscale_test(profile, target=int(target), max_replicas=int(max_r), work_ms=int(work_ms),
                                    compression=float(compression), progress=lambda f, m: progress(f, desc=m))
     result, path = loadtest.run_coroutine(coro, inside_running_loop=bool(nested))
+    cal = calibrate.calibrate(profile, result, target=int(target), max_replicas=int(max_r), work_ms=int(work_ms))
     timeline = result.pop("timeline")
+    result.pop("request_log", None)
     fig = loadtest_figure(timeline, target=int(target), max_replicas=int(max_r))
     ws = result["wall_settings"]
     text = (f"**Measured on 127.0.0.1** ({path}). {result['requests']} requests, {result['errors']} errors; latency "
@@ -143,7 +217,15 @@ def run_loadtest(peak_rps, max_r, target, work_ms, compression, nested, progress
             f"Last replica removed {result['zero_after_last_request_wall_s']} s after the last request "
             f"(= {result['zero_after_last_request_azure_s']} Azure seconds). "
             f"All processes stopped: {result['all_stopped']}.")
-    return fig, text
+    steps = cal["rule_steps"]
+    cal_text = (f"**Simulator vs measured**, same traffic and rule (in-flight metric, compressed windows, measured "
+                f"start-up {steps['startup'] * steps['dt_s']:.1f} s, steps of {steps['dt_s']} s): replicas mean absolute "
+                f"error **{cal['replicas_mae']}** (peak {cal['peak']['measured']} measured, {cal['peak']['simulated']} "
+                f"simulated); per-second latency mean absolute error **{cal['latency_mae_ms']} ms**; p50 "
+                f"{cal['p50_ms']['measured']} vs {cal['p50_ms']['simulated']} ms, p95 {cal['p95_ms']['measured']} vs "
+                f"{cal['p95_ms']['simulated']} ms (measured vs simulated). The simulator leaves out HTTP and process "
+                "overheads and the replica drain on scale-down, so expect it to be a little optimistic.")
+    return fig, text, calibration_figure(cal), cal_text
 
 
 @friendly
@@ -233,6 +315,20 @@ with gr.Blocks(title=LAB.title) as demo:
                 for name, (_, lang) in templates.FILES.items():
                     with gr.Tab(name):
                         code_boxes.append(gr.Code(language=lang, label=name, interactive=False))
+            gr.Markdown("### Run the deploy scripts for real, against local stand-ins\n"
+                        "`deploy_aca.py` runs end to end with the real Azure SDK clients, their `base_url` pointed at an "
+                        "ARM stand-in this lab starts on 127.0.0.1 (PUT/GET/long-running operations, a fake token "
+                        "credential). `deploy_aca.sh` runs with a stub `az` first on PATH that reproduces the cooldown "
+                        "reset on `az containerapp update --image`: watch `verify_scale` catch it and `redeploy` fix it. "
+                        "Nothing reaches Azure. About 3 s.")
+            r_btn = gr.Button("Run deploy_aca.py and deploy_aca.sh locally", elem_id="keda_autoscaling-run-scripts")
+            r_summary = gr.Markdown(elem_id="keda_autoscaling-run-summary")
+            r_requests = gr.Dataframe(headers=["method", "path", "api-version", "status"],
+                                      label="Requests deploy_aca.py sent to the ARM stand-in", interactive=False, wrap=True)
+            r_steps = gr.Dataframe(headers=["command", "exit code", "cooldown after", "az calls", "output"],
+                                   label="deploy_aca.sh with the stub az", interactive=False, wrap=True)
+            code_panel(arm_standin.run_sdk_script, arm_standin.ArmStandIn, az_stub.run_cli_scenario, az_stub_cli.main,
+                       label="Show the code (stand-ins)")
             gr.Markdown(TRAPS)
             code_panel(check_settings, templates.generate_bundle, templates.render_cli_script, validate.validate_bundle,
                        validate.check_sdk_script, validate.check_k8s)
@@ -240,9 +336,12 @@ with gr.Blocks(title=LAB.title) as demo:
                         g_poll, g_size]
             g_btn.click(generate, g_inputs, [g_summary, g_table, g_zip, *code_boxes], api_name="keda_autoscaling_generate",
                         **HEAVY)
+            r_btn.click(run_scripts, g_inputs, [r_summary, r_requests, r_steps], api_name="keda_autoscaling_run_scripts",
+                        **HEAVY)
 
         with gr.Tab("2 · Simulate"):
-            gr.Markdown("Second by second: KEDA's polls and cooldown, the HPA's 15 s syncs and scale-down stabilisation, "
+            gr.Markdown("Second by second: KEDA's polls and cooldown, the HPA's 15 s syncs, scale-up policies and scale-down "
+                        "stabilisation, "
                         "cold starts, queue waits (\"web waits\") and replica-seconds (cost). Compare two settings.")
             with gr.Row():
                 s_profile = gr.Dropdown(list(simulate.PROFILES), value=next(iter(simulate.PROFILES)), label="Traffic profile")
@@ -272,7 +371,20 @@ with gr.Blocks(title=LAB.title) as demo:
             s_note = gr.Markdown(elem_id="keda_autoscaling-sim-note")
             s_table = gr.Dataframe(headers=["metric", "A", "B"], label="Comparison", interactive=False)
             s_inputs = [s_profile, s_upload, s_service, s_capacity, *side["A"], *side["B"]]
-            code_panel(simulate.simulate, simulate._fifo_waits, simulate.parse_traffic, simulate.rule_from_inputs)
+            with gr.Accordion("HPA scale-up policies: on vs off (setting A, same traffic)", open=False):
+                gr.Markdown("The HPA never adds more than the larger of +100 % or +4 pods per 15 s (Kubernetes' defaults; "
+                            "KEDA passes a ScaledObject's `advanced.horizontalPodAutoscalerConfig` through unchanged, "
+                            "see `keda-http.yaml`). Without that limit a burst jumps from 1 to max at once. Uses the "
+                            "uploaded file above if there is one, else this profile, and setting A's values.")
+                h_profile = gr.Dropdown(list(simulate.PROFILES), value="spiky (1 h)", label="Traffic profile")
+                h_btn = gr.Button("Compare setting A with and without the scale-up policies",
+                                  elem_id="keda_autoscaling-policies")
+                h_plot = gr.Plot(label="Policies on vs off")
+                h_note = gr.Markdown(elem_id="keda_autoscaling-policies-note")
+            code_panel(simulate.simulate, simulate._policy_bound, simulate.rule_with_hpa_config, simulate._fifo_waits,
+                       simulate.parse_traffic, simulate.rule_from_inputs)
+            h_btn.click(run_policies, [h_profile, s_upload, s_service, s_capacity, *side["A"]], [h_plot, h_note],
+                        api_name="keda_autoscaling_policies", **HEAVY)
             s_btn.click(run_simulation, s_inputs, [s_plot, s_table, s_note], api_name="keda_autoscaling_simulate",
                         **HEAVY)
             for i, button in enumerate(example_buttons):
@@ -283,7 +395,8 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Tab("3 · Local load test"):
             gr.Markdown("**Autoscaling for real, on 127.0.0.1.** Worker processes are started and stopped by a KEDA-style "
                         "scaler that polls requests in flight at an in-process interceptor. The time axis is compressed "
-                        "(cooldown 900 s ÷ compression); process start-up is real. Takes about 15 s.")
+                        "(cooldown 900 s ÷ compression); process start-up is real. Takes about 15 s. Afterwards the simulator "
+                        "replays the same traffic with the same rule, and both go on one chart with their error.")
             with gr.Row():
                 l_peak = gr.Slider(10, 80, value=40, step=5, label="Ramp peak (requests/s); the burst is 1.75×")
                 l_max = gr.Slider(1, loadtest.MAX_LOCAL_REPLICAS, value=4, step=1, label="Max replicas (local bound)")
@@ -294,7 +407,10 @@ with gr.Blocks(title=LAB.title) as demo:
             l_btn = gr.Button("Run the local autoscaling test", variant="primary", elem_id="keda_autoscaling-loadtest")
             l_plot = gr.Plot(label="Measured replicas vs load")
             l_text = gr.Markdown(elem_id="keda_autoscaling-load-text")
-            l_btn.click(run_loadtest, [l_peak, l_max, l_target, l_work, l_comp, l_nested], [l_plot, l_text],
+            l_cal_plot = gr.Plot(label="Calibration: simulated vs measured")
+            l_cal_text = gr.Markdown(elem_id="keda_autoscaling-calibration-text")
+            l_btn.click(run_loadtest, [l_peak, l_max, l_target, l_work, l_comp, l_nested],
+                        [l_plot, l_text, l_cal_plot, l_cal_text],
                         api_name="keda_autoscaling_loadtest", **HEAVY)
             gr.Markdown("**Coordinated load across replicas, measured.** Same jobs through round-robin HTTP and a shared "
                         "queue; retries after lost responses with and without an idempotency key; a singleton job with "
@@ -309,7 +425,8 @@ with gr.Blocks(title=LAB.title) as demo:
             p_table = gr.Dataframe(headers=["pattern", "measured", "details"], interactive=False, wrap=True)
             p_btn.click(run_patterns, [p_rep, p_jobs, p_fail], [p_plot, p_table, p_text],
                         api_name="keda_autoscaling_patterns", **HEAVY)
-            code_panel(loadtest.autoscale_test, loadtest.patterns_test, loadtest.run_coroutine)
+            code_panel(loadtest.autoscale_test, calibrate.calibrate, calibrate.sim_rule, loadtest.patterns_test,
+                       loadtest.run_coroutine)
 
         with gr.Tab("4 · Discussion"):
             gr.Markdown(DISCUSSION)

@@ -98,3 +98,24 @@ def patterns_figure(rows: list[dict]):
     ax.legend()
     ax.grid(axis="y", alpha=0.3)
     return fig
+
+
+def calibration_figure(cal: dict):
+    """Simulated vs measured on one chart: replicas over wall time, and per-second mean latency."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(10, 5.5), sharex=True, constrained_layout=True)
+    ax1.step(cal["t"], cal["measured_replicas"], where="post", color=COLORS[0], label="measured (processes on 127.0.0.1)")
+    ax1.step(cal["t"], cal["simulated_replicas"], where="post", color=COLORS[1], linestyle="--", label="simulated")
+    ax1.set_ylabel("replicas")
+    ax1.set_title(f"replicas: mean absolute error {cal['replicas_mae']}")
+    ax1.legend(loc="upper right", fontsize=8)
+    ax2.plot(cal["seconds"], cal["measured_latency_ms"], "o-", color=COLORS[0], label="measured")
+    ax2.plot(cal["seconds"], cal["simulated_latency_ms"], "s--", color=COLORS[1], label="simulated")
+    ax2.set_ylabel("mean latency (ms)")
+    ax2.set_xlabel("wall time (s); latency by the second the request was sent")
+    ax2.set_title(f"latency: mean absolute error {cal['latency_mae_ms']} ms")
+    ax2.legend(loc="upper right", fontsize=8)
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+    fig.suptitle("Simulator calibrated against the local load test")
+    return fig

@@ -5,8 +5,9 @@ Two experiments, both bounded in count and time, and both stop every process the
 * `autoscale_test` — the KEDA HTTP rule for real, with the time axis compressed. An in-process
   interceptor (like the KEDA HTTP add-on's) counts requests in flight and holds them while no
   replica is ready; a scaler loop polls that count, computes ceil(in_flight / target), clamps it to
-  [min, max], starts or stops real worker processes, stabilises scale-down and waits the cooldown
-  before removing the last replica. Cooldown, polling and stabilisation are divided by the
+  [min, max], activates 0 -> 1 first (as KEDA does), limits scale-up to the HPA's default policies
+  (double or +4 per poll), starts or stops real worker processes, stabilises scale-down and waits the
+  cooldown before removing the last replica. Cooldown, polling and stabilisation are divided by the
   compression factor; process start-up is real and not compressed.
 * `patterns_test` — coordinated load across replicas, measured: round-robin HTTP vs a shared work
   queue (competing consumers), retries without and with an idempotency key, and singleton work
@@ -180,6 +181,7 @@ async def autoscale_test(profile: list[float], *, target: int = 4, min_replicas:
 
     state = {"in_flight": 0, "desired": min_replicas, "offered": 0.0, "last_done": None, "zero_at": []}
     latencies: list[float] = []
+    request_log: list[tuple[float, float]] = []  # (sent at, wall s; latency, ms) for calibration
     cold_waits: list[float] = []
     errors = 0
     timeline: list[dict] = []
@@ -236,6 +238,7 @@ async def autoscale_test(profile: list[float], *, target: int = 4, min_replicas:
                     resp = await client.get(f"http://127.0.0.1:{replica.port}/work", params={"ms": request_ms})
                     resp.raise_for_status()
                     latencies.append((time.perf_counter() - t_start) * 1000)
+                    request_log.append((round(t_start - t0, 3), round(latencies[-1], 1)))
                 finally:
                     replica.outstanding -= 1
             except Exception:
@@ -262,6 +265,10 @@ async def autoscale_test(profile: list[float], *, target: int = 4, min_replicas:
                         last_active = now()
                     desired = min(max(math.ceil(metric / target - 1e-9), min_replicas, 1 if active or current else 0),
                                   max_replicas)
+                    if current == 0:
+                        desired = min(desired, max(1, min_replicas))  # KEDA activates 0 -> 1; the HPA takes over
+                    elif desired > current:
+                        desired = min(desired, max(2 * current, current + 4))  # the HPA's default scale-up policies
                     recs.append((now(), desired))
                     recs[:] = [(t, d) for t, d in recs if t >= now() - window]
                     if 0 < desired < current:
@@ -326,6 +333,7 @@ async def autoscale_test(profile: list[float], *, target: int = 4, min_replicas:
     startups = [r.startup_ms for r in pool.replicas if r.startup_ms]
     return {
         "timeline": timeline,
+        "request_log": request_log,
         "requests": len(latencies) + errors,
         "errors": errors,
         **_percentiles(latencies),

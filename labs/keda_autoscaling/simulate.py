@@ -11,16 +11,20 @@ What is modelled, per simulated second `t`:
      to 1 replica (the cold start begins); after `cooldown_s` without activity 1 -> 0. KEDA's
      cooldownPeriod applies to the last replica only.
    - The HPA syncs every `hpa_sync_s` (15 s) and sets desired = ceil(metric / target), clamped to
-     [max(min, 1), max]. Scale-up is immediate (new replicas are ready `startup_s` later); scale
-     down N -> M > 0 goes only to the highest recommendation of the last `stabilisation_s` seconds.
+     [max(min, 1), max], then applies the HPA's `behavior` (`HpaBehavior`): scale-up is rate-limited
+     by its policies (Kubernetes defaults: the larger of +100 % or +4 pods per 15 s, no scale-up
+     stabilisation), so a burst goes 1 -> 5 -> 10 rather than 1 -> 10; scale-down N -> M > 0 goes
+     only to the highest recommendation of the last `stabilisation_s` seconds (300 by default).
+     KEDA passes its ScaledObject's `advanced.horizontalPodAutoscalerConfig` to the HPA unchanged;
+     `rule_with_hpa_config()` reads that block into a rule. New replicas are ready `startup_s` later.
    - The metric: on Azure Container Apps the HTTP rule's "concurrent requests" is the number of
      requests in the last 15 s divided by 15 (a rate); the KEDA HTTP add-on on AKS uses requests
      in flight. Both are offered (`metric`).
 4. Waits come from the cumulative arrival and departure curves (FIFO), so each second's cohort
    of requests gets its own queue wait; latency = wait + service time.
 
-It is a model: the HPA's scale-up rate policies (at most double or +4 pods per 15 s) and the
-platform's own scheduling delays are left out so the KEDA rules stay visible. A day at 1 s resolution
+It is a model: the platform's own scheduling delays are left out so the KEDA rules stay visible; how
+close it comes to real processes is measured in `calibrate.py` (simulated vs measured on 127.0.0.1). A day at 1 s resolution
 (86,400 steps) runs in a fraction of a second (see benchmarks/keda_autoscaling.py).
 """
 
@@ -57,6 +61,45 @@ class TrafficError(ValueError):
 
 
 @dataclass(frozen=True)
+class HpaPolicy:
+    """One HPA scaling policy: change by `value` pods or `value` percent per `period_s` seconds."""
+
+    kind: str  # "Pods" or "Percent", as in the HPA's behavior.policies[].type
+    value: int
+    period_s: int
+
+
+K8S_SCALE_UP = (HpaPolicy("Percent", 100, 15), HpaPolicy("Pods", 4, 15))  # Kubernetes' defaults
+K8S_SCALE_DOWN = (HpaPolicy("Percent", 100, 15),)
+
+
+@dataclass(frozen=True)
+class HpaBehavior:
+    """The HPA's `behavior` (autoscaling/v2). Defaults are Kubernetes' own; the scale-down
+    stabilisation window lives in `ScaleRule.stabilisation_s`. Empty policies mean "no rate limit"."""
+
+    up_policies: tuple[HpaPolicy, ...] = K8S_SCALE_UP
+    up_select: str = "Max"  # "Max": the policy that allows the biggest change; "Min"; "Disabled"
+    up_stabilisation_s: int = 0
+    down_policies: tuple[HpaPolicy, ...] = K8S_SCALE_DOWN
+    down_select: str = "Max"
+
+    def check(self) -> "HpaBehavior":
+        for policy in (*self.up_policies, *self.down_policies):
+            if policy.kind not in ("Pods", "Percent") or policy.value < 1 or policy.period_s < 1:
+                raise TrafficError(f"HPA policy {policy}: type must be Pods or Percent, value and periodSeconds >= 1.")
+        for select in (self.up_select, self.down_select):
+            if select not in ("Max", "Min", "Disabled"):
+                raise TrafficError(f"selectPolicy {select!r}: use Max, Min or Disabled.")
+        if self.up_stabilisation_s < 0:
+            raise TrafficError("scaleUp.stabilizationWindowSeconds must be >= 0.")
+        return self
+
+
+UNLIMITED = HpaBehavior(up_policies=(), down_policies=())  # the HPA without rate limits (for comparison)
+
+
+@dataclass(frozen=True)
 class ScaleRule:
     """The scaler's settings plus what the app does (service time, capacity, cold start)."""
 
@@ -71,6 +114,7 @@ class ScaleRule:
     replica_capacity: int = 20  # requests one replica can really serve at once
     hpa_sync_s: int = 15  # the HPA's sync period: how often 1 <-> N decisions happen
     metric: str = "aca_rate"  # "aca_rate": ACA's requests in the last 15 s / 15; "concurrency": in-flight (KEDA HTTP add-on)
+    hpa: HpaBehavior = HpaBehavior()  # scale-up/down rate policies (Kubernetes defaults)
     cpu: float = 0.5
     memory_gi: float = 1.0
 
@@ -92,7 +136,63 @@ class ScaleRule:
             raise TrafficError(f"Unknown metric {self.metric!r}; use one of: {', '.join(METRICS)}.")
         if self.service_s <= 0 or self.replica_capacity < 1:
             raise TrafficError("Service time must be > 0 s and replica capacity >= 1 request.")
+        self.hpa.check()
         return self
+
+
+def _policies(block: dict, default: tuple[HpaPolicy, ...], where: str) -> tuple[HpaPolicy, ...]:
+    if "policies" not in block:
+        return default
+    try:
+        return tuple(HpaPolicy(str(p["type"]), int(p["value"]), int(p["periodSeconds"])) for p in block["policies"] or [])
+    except (KeyError, TypeError, ValueError):
+        raise TrafficError(f"{where}.policies: each needs type (Pods/Percent), value and periodSeconds.") from None
+
+
+def rule_with_hpa_config(rule: ScaleRule, hpa_config: dict | None) -> ScaleRule:
+    """Apply a ScaledObject's `advanced.horizontalPodAutoscalerConfig` (KEDA hands it to the HPA as is).
+
+    Missing fields keep Kubernetes' defaults, exactly as the HPA does.
+    """
+    from dataclasses import replace
+
+    behavior = (hpa_config or {}).get("behavior") or {}
+    up, down = behavior.get("scaleUp") or {}, behavior.get("scaleDown") or {}
+    try:
+        hpa = HpaBehavior(
+            up_policies=_policies(up, K8S_SCALE_UP, "scaleUp"), up_select=str(up.get("selectPolicy", "Max")),
+            up_stabilisation_s=int(up.get("stabilizationWindowSeconds", 0)),
+            down_policies=_policies(down, K8S_SCALE_DOWN, "scaleDown"),
+            down_select=str(down.get("selectPolicy", "Max")))
+        window = int(down.get("stabilizationWindowSeconds", 300))
+    except (TypeError, ValueError):
+        raise TrafficError("horizontalPodAutoscalerConfig: windows must be whole seconds.") from None
+    return replace(rule, hpa=hpa, stabilisation_s=window).check()
+
+
+def _policy_bound(policies: tuple[HpaPolicy, ...], select: str, events: deque, t: int, current: int, up: bool) -> int:
+    """The furthest the HPA may move from `current` now, given the changes it made in each policy's period.
+
+    As in Kubernetes: the base is the replica count at the start of the period (current minus the
+    replicas added, or plus those removed, since then); "Max" picks the policy that allows most change.
+    """
+    if select == "Disabled":
+        return current
+    if not policies:
+        return 10**9 if up else 0
+    bounds = []
+    for p in policies:
+        changed = sum(n for when, n in events if when > t - p.period_s)  # added (up) or removed (down)
+        base = current - changed if up else current + changed
+        if up:
+            step = p.value if p.kind == "Pods" else math.ceil(base * p.value / 100)
+            bounds.append(base + step)
+        else:
+            step = p.value if p.kind == "Pods" else math.floor(base * p.value / 100)
+            bounds.append(base - step)
+    if up:
+        return max(bounds) if select == "Max" else min(bounds)
+    return min(bounds) if select == "Max" else max(bounds)
 
 
 def _number(value, label: str, *, whole: bool) -> float | int:
@@ -161,6 +261,9 @@ def simulate(traffic: np.ndarray | list, rule: ScaleRule) -> SimResult:
     keda_active = False  # any request (arriving or waiting) since KEDA's last poll
     last_active = -10**9  # time of the last KEDA poll that saw activity
     recs: deque[tuple[int, int]] = deque()  # (time, recommendation) for the stabilisation window
+    ups: deque[tuple[int, int]] = deque()  # (time, replicas added by the HPA) for the scale-up policies
+    downs: deque[tuple[int, int]] = deque()  # (time, replicas removed by the HPA) for the scale-down policies
+    longest = max([p.period_s for p in (*rule.hpa.up_policies, *rule.hpa.down_policies)] + [1])
     cold_starts = 0
     zero_at: list[int] = []  # seconds when the app went from 1 to 0 replicas
 
@@ -193,6 +296,8 @@ def simulate(traffic: np.ndarray | list, rule: ScaleRule) -> SimResult:
             elif ready_at and rule.min_replicas == 0 and t - last_active >= rule.cooldown_s:
                 resize(0, t)
                 recs.clear()
+                ups.clear()
+                downs.clear()
             keda_active = False
         # 3b. The HPA syncs: 1 <-> N by ceil(metric / target), scale-down stabilised.
         if t % rule.hpa_sync_s == 0:
@@ -202,10 +307,27 @@ def simulate(traffic: np.ndarray | list, rule: ScaleRule) -> SimResult:
             if current:
                 desired = min(max(math.ceil(metric / rule.target - 1e-9), rule.min_replicas, 1), rule.max_replicas)
                 recs.append((t, desired))
-                while recs[0][0] < t - rule.stabilisation_s:
+                while recs[0][0] < t - max(rule.stabilisation_s, rule.hpa.up_stabilisation_s):
                     recs.popleft()
                 if desired < current:
-                    desired = min(current, max(r for _, r in recs))
+                    window = [r for when, r in recs if when >= t - rule.stabilisation_s]
+                    desired = min(current, max(window))
+                    desired = max(desired, _policy_bound(rule.hpa.down_policies, rule.hpa.down_select, downs, t,
+                                                         current, up=False), 1)
+                elif desired > current:
+                    # Scale-up: the lowest recommendation of its (default 0 s) window, then the rate policies.
+                    window = [r for when, r in recs if when >= t - rule.hpa.up_stabilisation_s]
+                    desired = max(current, min(window))
+                    desired = min(desired, _policy_bound(rule.hpa.up_policies, rule.hpa.up_select, ups, t,
+                                                         current, up=True))
+                while ups and ups[0][0] <= t - longest:
+                    ups.popleft()
+                while downs and downs[0][0] <= t - longest:
+                    downs.popleft()
+                if desired > current:
+                    ups.append((t, desired - current))
+                elif desired < current:
+                    downs.append((t, current - desired))
                 resize(desired, t)
         replicas_out[t] = len(ready_at)
         ready_out[t] = n_ready
