@@ -16,6 +16,9 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# The cpp_wrapping lab compiles its shipped extensions in the background on first visit; tests
+# that need them build them themselves (a browser visit would otherwise start a minute of compiling).
+os.environ.setdefault("CPP_WRAPPING_PREBUILD", "0")
 
 
 def free_port() -> int:

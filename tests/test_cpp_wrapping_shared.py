@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from labs.cpp_wrapping import build, cosmos_sql, knowledge, semantic
+from labs.cpp_wrapping import build, cosmos_account, cosmos_sql, knowledge, semantic
 from shared import serving
 from tests.hostile import no_secret_in
 
@@ -105,7 +105,7 @@ def test_redirects_are_not_followed(recorder, monkeypatch):
 def test_dns_rebinding_is_caught_by_the_transport(shared_mode, operator_secrets, recorder, monkeypatch):
     """A name that looked public when checked but connects to 127.0.0.1: the connected peer is checked too."""
     pytest.importorskip("azure.cosmos")
-    monkeypatch.setattr(knowledge, "check_typed_endpoint", lambda endpoint: endpoint)
+    monkeypatch.setattr(cosmos_account, "check_typed_endpoint", lambda endpoint: endpoint)
     message = _refusal(knowledge.cosmos_query, knowledge.CosmosTarget(recorder.url, VISITOR_KEY), "SELECT * FROM c",
                        match="could not be reached")
     assert recorder.seen == []
@@ -231,7 +231,7 @@ def test_an_offered_account_is_read_only_with_the_operators_names(shared_mode, o
 
 
 def test_a_visitors_own_account_gets_safe_client_options(shared_mode, operator_secrets, fake_sdk, monkeypatch):
-    monkeypatch.setattr(knowledge, "check_typed_endpoint", lambda endpoint: endpoint)  # no DNS in tests
+    monkeypatch.setattr(cosmos_account, "check_typed_endpoint", lambda endpoint: endpoint)  # no DNS in tests
     target = knowledge.CosmosTarget("https://visitor.documents.azure.com:443/", VISITOR_KEY)
     assert knowledge.cosmos_seed(target) == len(knowledge.load_documents())
     options = fake_sdk.instances[-1].options

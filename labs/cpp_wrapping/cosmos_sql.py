@@ -31,391 +31,52 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from labs.cpp_wrapping.cosmos_parse import (  # noqa: F401  (re-exported: callers use cosmos_sql.*)
+    AGGREGATES, COMPARISONS, KEYWORDS, MAX_JOINS, ArrayLit, Between, CosmosSqlError, Func, InList, Lit, Param,
+    Parser, Path, Query, SelectItem, Token, Unary, Binary, parse, tokenize,
+)
+
 TABLE = "items"  # the SQLite table holding one JSON document per row (see knowledge.py)
-# Each JOIN multiplies the rows by the length of the array it unrolls (x4.3 per JOIN on the shipped
-# documents: 11 JOINs ran 39 s), so a query may have at most this many, in every mode.
-MAX_JOINS = 4
-
-KEYWORDS = {
-    "SELECT", "DISTINCT", "TOP", "VALUE", "AS", "FROM", "JOIN", "IN", "WHERE", "AND", "OR", "NOT",
-    "ORDER", "BY", "ASC", "DESC", "OFFSET", "LIMIT", "GROUP", "TRUE", "FALSE", "NULL", "BETWEEN",
-    "UNDEFINED",
-}
-AGGREGATES = {"COUNT", "SUM", "AVG", "MIN", "MAX"}
-COMPARISONS = {"=", "!=", "<>", "<", "<=", ">", ">="}
-_TOKEN = re.compile(r"""
-    (?P<ws>\s+|--[^\n]*)
-  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-  | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
-  | (?P<param>@[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<op><=|>=|!=|<>|\|\||\?\?|[=<>+\-*/%(),.\[\]])
-""", re.VERBOSE)
+# Cosmos has a value SQLite lacks: undefined (a property the document does not have). Inside the
+# statement it is SQL NULL, and JSON null stays the JSON text 'null'. A projected undefined becomes
+# this marker, which `strip_undefined` removes from each row: Cosmos leaves the property out.
+UNDEFINED_MARK = "\u2063cosmos:undefined\u2063"
+# Suffix of the hidden parameters that carry each user parameter's JSON type (see bind_params).
+TYPE_SUFFIX = "__cosmos_type"
+ARITHMETIC = {"+", "-", "*", "/", "%"}
+# Result types of the system functions, for type-checked comparisons (None: depends on the input).
+STRING_FUNCS = {"LOWER", "UPPER", "TRIM", "LTRIM", "RTRIM", "CONCAT", "SUBSTRING", "REPLACE"}
+NUMBER_FUNCS = {"LENGTH", "ABS", "ROUND", "INDEX_OF", "ARRAY_LENGTH", "COUNT", "SUM", "AVG", "VECTORDISTANCE"}
+# ORDER BY across types, ascending (Cosmos returns items whose sort property is undefined, first).
+TYPE_RANK = {"null": 1, "boolean": 2, "number": 3, "string": 4, "array": 5, "object": 6}
 
 
-class CosmosSqlError(ValueError):
-    """A query the translator cannot accept; the message gives the position and the fix."""
+def _cosmos_type(sqlite_type: str) -> str:
+    """SQL mapping SQLite's json_type()/json_each.type names to Cosmos' type names (NULL = undefined)."""
+    return (f"(CASE {sqlite_type} WHEN 'integer' THEN 'number' WHEN 'real' THEN 'number' "
+            f"WHEN 'true' THEN 'boolean' WHEN 'false' THEN 'boolean' WHEN 'text' THEN 'string' ELSE {sqlite_type} END)")
 
 
-@dataclass
-class Token:
-    kind: str  # number, string, param, ident, keyword, op, end
-    text: str
-    pos: int
+def json_type_name(value: Any) -> str:
+    """Cosmos' type name of a Python value decoded from JSON (for parameters)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
 
 
-def _where(query: str, pos: int) -> str:
-    """'line L, column C' plus the offending line with a caret under the position."""
-    line_no = query.count("\n", 0, pos) + 1
-    start = query.rfind("\n", 0, pos) + 1
-    end = query.find("\n", pos)
-    line = query[start:end if end != -1 else len(query)]
-    col = pos - start + 1
-    return f"line {line_no}, column {col}:\n    {line}\n    {' ' * (col - 1)}^"
-
-
-def tokenize(query: str) -> list[Token]:
-    """Split a query into tokens; unknown characters raise `CosmosSqlError` with their position."""
-    tokens, pos = [], 0
-    while pos < len(query):
-        m = _TOKEN.match(query, pos)
-        if not m:
-            raise CosmosSqlError(f"Syntax error: unexpected character {query[pos]!r} at {_where(query, pos)}")
-        kind = m.lastgroup
-        text = m.group()
-        if kind == "ident" and text.upper() in KEYWORDS:
-            kind, text = "keyword", text.upper()
-        if kind != "ws":
-            tokens.append(Token(kind, text, pos))
-        pos = m.end()
-    tokens.append(Token("end", "", len(query)))
-    return tokens
-
-
-# --- The syntax tree --------------------------------------------------------------------------
-
-@dataclass
-class Lit:
-    value: Any
-
-
-@dataclass
-class Param:
-    name: str  # without the @
-
-
-@dataclass
-class Path:
-    root: str  # an alias: the FROM alias or a JOIN alias
-    steps: list[str | int]
-    pos: int = 0
-
-
-@dataclass
-class ArrayLit:
-    items: list[Any]
-
-
-@dataclass
-class Func:
-    name: str  # upper case
-    args: list[Any]
-    pos: int = 0
-
-
-@dataclass
-class Unary:
-    op: str
-    expr: Any
-
-
-@dataclass
-class Binary:
-    op: str
-    left: Any
-    right: Any
-
-
-@dataclass
-class Between:
-    expr: Any
-    low: Any
-    high: Any
-    negated: bool
-
-
-@dataclass
-class InList:
-    expr: Any
-    items: list[Any]
-    negated: bool
-
-
-@dataclass
-class SelectItem:
-    expr: Any
-    alias: str | None
-
-
-@dataclass
-class Query:
-    """A parsed Cosmos query."""
-
-    select: list[SelectItem] | None  # None means SELECT *
-    value: bool = False
-    distinct: bool = False
-    top: Any = None
-    container: str = "c"
-    alias: str = "c"
-    joins: list[tuple[str, Path]] = field(default_factory=list)
-    where: Any = None
-    group_by: list[Any] = field(default_factory=list)
-    order_by: list[tuple[Any, str]] = field(default_factory=list)
-    offset: Any = None
-    limit: Any = None
-
-
-class Parser:
-    """Recursive descent over the token list, one method per grammar rule."""
-
-    def __init__(self, query: str):
-        self.query = query
-        self.tokens = tokenize(query)
-        self.i = 0
-
-    # Helpers -----------------------------------------------------------------------------------
-    @property
-    def tok(self) -> Token:
-        return self.tokens[self.i]
-
-    def error(self, expected: str, tok: Token | None = None) -> CosmosSqlError:
-        tok = tok or self.tok
-        found = "the end of the query" if tok.kind == "end" else repr(tok.text)
-        return CosmosSqlError(f"Syntax error: expected {expected}, found {found} at {_where(self.query, tok.pos)}")
-
-    def accept(self, *texts: str) -> Token | None:
-        if self.tok.kind in ("keyword", "op") and self.tok.text in texts:
-            tok = self.tok
-            self.i += 1
-            return tok
-        return None
-
-    def expect(self, text: str) -> Token:
-        tok = self.accept(text)
-        if tok is None:
-            raise self.error(text)
-        return tok
-
-    def ident(self, what: str) -> Token:
-        if self.tok.kind != "ident":
-            raise self.error(what)
-        tok = self.tok
-        self.i += 1
-        return tok
-
-    # Grammar -----------------------------------------------------------------------------------
-    def parse(self) -> Query:
-        """query := SELECT [DISTINCT] [TOP n] (* | VALUE expr | item, ...) FROM ... [clauses]"""
-        self.expect("SELECT")
-        q = Query(select=None)
-        q.distinct = bool(self.accept("DISTINCT"))
-        if self.accept("TOP"):
-            q.top = self.integer_or_param("a number after TOP")
-        if self.accept("*"):
-            q.select = None
-        elif self.accept("VALUE"):
-            q.value = True
-            q.select = [SelectItem(self.expr(), None)]
-        else:
-            q.select = [self.select_item()]
-            while self.accept(","):
-                q.select.append(self.select_item())
-        self.expect("FROM")
-        q.container = self.ident("a container alias such as c").text
-        q.alias = q.container
-        if self.accept("AS") or self.tok.kind == "ident":
-            q.alias = self.ident("an alias after the container name").text
-        while self.accept("JOIN"):
-            if len(q.joins) == MAX_JOINS:
-                count = sum(1 for t in self.tokens if t.kind == "keyword" and t.text == "JOIN")
-                raise CosmosSqlError(
-                    f"This query has {count} JOINs; at most {MAX_JOINS} are allowed here, because each JOIN "
-                    "multiplies the rows by the length of its array. Remove a JOIN, or test an array with "
-                    "ARRAY_CONTAINS(c.tags, 'gpu') in WHERE instead.")
-            alias = self.ident("an alias after JOIN (JOIN t IN c.tags)").text
-            self.expect("IN")
-            source = self.primary()
-            if not isinstance(source, Path):
-                raise CosmosSqlError("JOIN must unroll an array path of the document, e.g. JOIN t IN c.tags.")
-            q.joins.append((alias, source))
-        if self.accept("WHERE"):
-            q.where = self.expr()
-        if self.accept("GROUP"):
-            self.expect("BY")
-            q.group_by.append(self.expr())
-            while self.accept(","):
-                q.group_by.append(self.expr())
-        if self.accept("ORDER"):
-            self.expect("BY")
-            q.order_by.append(self.order_item())
-            while self.accept(","):
-                q.order_by.append(self.order_item())
-        if self.accept("OFFSET"):
-            q.offset = self.integer_or_param("a number after OFFSET")
-            self.expect("LIMIT")
-            q.limit = self.integer_or_param("a number after LIMIT")
-        if self.tok.kind != "end":
-            raise self.error("the end of the query (or WHERE, GROUP BY, ORDER BY, OFFSET ... LIMIT)")
-        return q
-
-    def integer_or_param(self, what: str) -> Any:
-        tok = self.tok
-        if tok.kind == "number" and tok.text.isdigit():
-            self.i += 1
-            return Lit(int(tok.text))
-        if tok.kind == "param":
-            self.i += 1
-            return Param(tok.text[1:])
-        raise self.error(what)
-
-    def select_item(self) -> SelectItem:
-        expr = self.expr()
-        alias = None
-        if self.accept("AS"):
-            alias = self.ident("a name after AS").text
-        return SelectItem(expr, alias)
-
-    def order_item(self) -> tuple[Any, str]:
-        expr = self.expr()
-        direction = "ASC"
-        if tok := self.accept("ASC", "DESC"):
-            direction = tok.text
-        return expr, direction
-
-    def expr(self) -> Any:
-        return self.or_expr()
-
-    def or_expr(self) -> Any:
-        left = self.and_expr()
-        while self.accept("OR"):
-            left = Binary("OR", left, self.and_expr())
-        return left
-
-    def and_expr(self) -> Any:
-        left = self.not_expr()
-        while self.accept("AND"):
-            left = Binary("AND", left, self.not_expr())
-        return left
-
-    def not_expr(self) -> Any:
-        if self.accept("NOT"):
-            return Unary("NOT", self.not_expr())
-        return self.comparison()
-
-    def comparison(self) -> Any:
-        left = self.coalesce()
-        if tok := self.accept(*COMPARISONS):
-            return Binary("!=" if tok.text == "<>" else tok.text, left, self.coalesce())
-        negated = bool(self.accept("NOT"))
-        if self.accept("BETWEEN"):
-            low = self.coalesce()
-            self.expect("AND")
-            return Between(left, low, self.coalesce(), negated)
-        if self.accept("IN"):
-            self.expect("(")
-            items = [self.expr()]
-            while self.accept(","):
-                items.append(self.expr())
-            self.expect(")")
-            return InList(left, items, negated)
-        if negated:
-            raise self.error("BETWEEN or IN after NOT")
-        return left
-
-    def coalesce(self) -> Any:
-        left = self.additive()
-        while self.accept("??"):
-            left = Binary("??", left, self.additive())
-        return left
-
-    def additive(self) -> Any:
-        left = self.multiplicative()
-        while tok := self.accept("+", "-", "||"):
-            left = Binary(tok.text, left, self.multiplicative())
-        return left
-
-    def multiplicative(self) -> Any:
-        left = self.unary()
-        while tok := self.accept("*", "/", "%"):
-            left = Binary(tok.text, left, self.unary())
-        return left
-
-    def unary(self) -> Any:
-        if self.accept("-"):
-            return Unary("-", self.unary())
-        return self.primary()
-
-    def primary(self) -> Any:
-        tok = self.tok
-        if tok.kind == "number":
-            self.i += 1
-            return Lit(float(tok.text) if any(ch in tok.text for ch in ".eE") else int(tok.text))
-        if tok.kind == "string":
-            self.i += 1
-            body = tok.text[1:-1]
-            return Lit(re.sub(r"\\(.)", r"\1", body))
-        if tok.kind == "param":
-            self.i += 1
-            return Param(tok.text[1:])
-        if tok.kind == "keyword" and tok.text in ("TRUE", "FALSE", "NULL"):
-            self.i += 1
-            return Lit({"TRUE": True, "FALSE": False, "NULL": None}[tok.text])
-        if self.accept("("):
-            inner = self.expr()
-            self.expect(")")
-            return inner
-        if self.accept("["):
-            items = []
-            if not self.accept("]"):
-                items.append(self.expr())
-                while self.accept(","):
-                    items.append(self.expr())
-                self.expect("]")
-            return ArrayLit(items)
-        if tok.kind == "ident":
-            self.i += 1
-            if self.accept("("):
-                args = []
-                if not self.accept(")"):
-                    args.append(self.expr())
-                    while self.accept(","):
-                        args.append(self.expr())
-                    self.expect(")")
-                return Func(tok.text.upper(), args, tok.pos)
-            path = Path(tok.text, [], tok.pos)
-            while True:
-                if self.accept("."):
-                    path.steps.append(self.ident("a property name after '.'").text)
-                elif self.accept("["):
-                    inner = self.tok
-                    if inner.kind == "number" and inner.text.isdigit():
-                        path.steps.append(int(inner.text))
-                    elif inner.kind == "string":
-                        path.steps.append(inner.text[1:-1])
-                    else:
-                        raise self.error("an array index or a quoted property name inside [ ]")
-                    self.i += 1
-                    self.expect("]")
-                else:
-                    return path
-        raise self.error("a value, a property path, a parameter or a function")
-
-
-def parse(query: str) -> Query:
-    """Parse a Cosmos NoSQL query; raise `CosmosSqlError` (with position) if it is not valid."""
-    if not query or not query.strip():
-        raise CosmosSqlError("The query is empty. Write one, e.g. SELECT * FROM c WHERE c.kind = 'paper'.")
-    return Parser(query).parse()
+def strip_undefined(value: Any, *, is_value: bool) -> tuple[bool, Any]:
+    """Remove undefined from one decoded row: (keep, row). A SELECT VALUE of undefined keeps no row."""
+    if is_value:
+        return value != UNDEFINED_MARK, value
+    if isinstance(value, dict):
+        return True, {k: v for k, v in value.items() if v != UNDEFINED_MARK}
+    return True, value
 
 
 # --- Translation to SQLite ---------------------------------------------------------------------
@@ -446,6 +107,7 @@ class Translation:
     value: bool  # True: each row is one JSON value (SELECT VALUE / *); False: a JSON object
     paths: list[str]  # document paths the query reads, e.g. "authors[].name" (for field checks)
     param_names: list[str]
+    param_types: list[str] = field(default_factory=list)  # parameters that also need a :name__cosmos_type
 
 
 class Translator:
@@ -460,6 +122,7 @@ class Translator:
         self.sources: dict[str, tuple[str, str]] = {q.alias: (f"{q.alias}.body", "")}
         self.paths: list[str] = []
         self.param_names: list[str] = []
+        self.param_types: set[str] = set()  # parameters whose JSON type a comparison needs
         self.anonymous = 0
 
     # Paths -------------------------------------------------------------------------------------
@@ -493,7 +156,12 @@ class Translator:
         base, _ = self._source(path)
         self._record(path)
         if not path.steps:
-            return f"json({base})" if base.endswith(".body") else base
+            if base.endswith(".body"):
+                return f"json({base})"
+            # json_each's value column gives SQL NULL for JSON null and 1/0 for true/false.
+            alias = base.rsplit(".", 1)[0]
+            return (f"(CASE {alias}.type WHEN 'null' THEN json('null') WHEN 'true' THEN json('true') "
+                    f"WHEN 'false' THEN json('false') ELSE {base} END)")
         return f"({base} -> {_sql_str(json_path(path.steps))})"
 
     def path_parts(self, path: Path) -> tuple[str, str]:
@@ -525,6 +193,14 @@ class Translator:
         if isinstance(node, Binary):
             if node.op == "??":
                 return f"COALESCE({self.value(node.left)}, {self.value(node.right)})"
+            if node.op in COMPARISONS:
+                return self.comparison(node)
+            if node.op in ARITHMETIC:
+                # Arithmetic on anything but two numbers is undefined in Cosmos (SQLite would read 'a' as 0).
+                left, right = self.number(node.left), self.number(node.right)
+                if node.op == "/":
+                    return f"(CAST({left} AS REAL) / {right})"  # Cosmos divides as doubles: 7 / 2 = 3.5
+                return f"({left} {node.op} {right})"
             return f"({self.value(node.left)} {node.op} {self.value(node.right)})"
         if isinstance(node, Between):
             neg = "NOT " if node.negated else ""
@@ -536,17 +212,89 @@ class Translator:
             return self.func(node)
         raise CosmosSqlError(f"Cannot translate {node!r}.")
 
+    def type_of(self, node: Any) -> str | None:
+        """SQL giving the Cosmos type name of `node` ('number', 'string', ...; NULL when undefined).
+
+        None when this translator cannot tell (MIN/MAX, ??): comparisons then follow SQLite's rules.
+        """
+        if isinstance(node, Lit):
+            return _sql_str(json_type_name(node.value))
+        if isinstance(node, Param):
+            self.param_types.add(node.name)
+            return f":{node.name}{TYPE_SUFFIX}"
+        if isinstance(node, Path):
+            base, jp = self.path_parts(node)
+            if not node.steps:
+                return "'object'" if base.endswith(".body") else _cosmos_type(f"{base.rsplit('.', 1)[0]}.type")
+            return _cosmos_type(f"json_type({base}, {_sql_str(jp)})")
+        if isinstance(node, ArrayLit):
+            return "'array'"
+        if isinstance(node, Binary) and node.op in ARITHMETIC or isinstance(node, Unary) and node.op == "-":
+            return "'number'"
+        if isinstance(node, Binary) and node.op == "||":
+            return "'string'"
+        if self._is_boolean(node):
+            return "'boolean'"
+        if isinstance(node, Func) and node.name in STRING_FUNCS:
+            return "'string'"
+        if isinstance(node, Func) and node.name in NUMBER_FUNCS:
+            return "'number'"
+        return None
+
+    def number(self, node: Any) -> str:
+        """SQL for `node` as a number, or NULL (undefined) when it is not one."""
+        if isinstance(node, Lit):
+            return "NULL" if node.value is None or isinstance(node.value, (bool, str)) else repr(node.value)
+        kind = self.type_of(node)
+        if kind == "'number'":
+            return self.value(node)
+        if kind is None:
+            return self.value(node)
+        return f"(CASE WHEN {kind} = 'number' THEN {self.value(node)} END)"
+
+    def comparison(self, node: Binary) -> str:
+        """A comparison with Cosmos' rules: operands of different types, or undefined, give undefined.
+
+        Equality also holds between two nulls; ordering (<, >, ...) two objects or arrays is undefined.
+        """
+        op = "!=" if node.op == "<>" else node.op
+        left, right = self.value(node.left), self.value(node.right)
+        lt, rt = self.type_of(node.left), self.type_of(node.right)
+        if lt is None or rt is None:
+            return f"({left} {op} {right})"
+        same = f"{lt} = {rt}"
+        if op not in ("=", "!="):
+            same += f" AND {lt} NOT IN ('array', 'object')"
+        on_null = "1" if op in ("=", "<=", ">=") else "0"
+        return f"(CASE WHEN {same} THEN IIF({lt} = 'null', {on_null}, {left} {op} {right}) END)"
+
+    def projection(self, node: Any) -> str:
+        """SQL for a projected value: its JSON, or the undefined marker (left out of the row later)."""
+        return f"IFNULL({self.json(node)}, json({_sql_str(json.dumps(UNDEFINED_MARK))}))"
+
+    def order_key(self, expr: Any, direction: str) -> str:
+        """ORDER BY with Cosmos' order across types: undefined, null, booleans, numbers, strings, arrays, objects."""
+        kind = self.type_of(expr) if isinstance(expr, Path) else None
+        value = self.value(expr)
+        if kind is None:
+            return f"{value} {direction}"
+        ranks = " ".join(f"WHEN '{name}' THEN {rank}" for name, rank in TYPE_RANK.items())
+        return f"(CASE {kind} {ranks} ELSE 0 END) {direction}, {value} {direction}"
+
     def json(self, node: Any) -> str:
         """SQL for `node` as a JSON value (used in projections, so objects and arrays stay JSON)."""
         if isinstance(node, Path):
             return self.path_json(node)
         if isinstance(node, Lit) and isinstance(node.value, bool):
             return f"json({_sql_str('true' if node.value else 'false')})"
+        if isinstance(node, Lit) and node.value is None:
+            return "json('null')"
         if isinstance(node, Param):
             self.param_names.append(node.name)
             return f":{node.name}"  # lists and objects are bound as JSON text (see bind_params)
         if self._is_boolean(node):
-            return f"json(IIF({self.value(node)}, 'true', 'false'))"
+            # No ELSE: an undefined condition (SQL NULL) stays undefined instead of becoming false.
+            return f"json(CASE {self.value(node)} WHEN 1 THEN 'true' WHEN 0 THEN 'false' END)"
         return self.value(node)
 
     def _is_boolean(self, node: Any) -> bool:
@@ -681,11 +429,11 @@ class Translator:
                                      "Name the fields you want, e.g. SELECT c.title, t FROM c JOIN t IN c.tags.")
             columns = f"json({q.alias}.body)"
         elif q.value:
-            columns = f"json_quote({self.json(q.select[0].expr)})"
+            columns = f"json_quote({self.projection(q.select[0].expr)})"
         else:
             pairs = []
             for index, item in enumerate(q.select, start=1):
-                pairs.append(f"{_sql_str(self.select_name(item, index))}, {self.json(item.expr)}")
+                pairs.append(f"{_sql_str(self.select_name(item, index))}, {self.projection(item.expr)}")
             columns = "json_object(" + ", ".join(pairs) + ")"
         conditions = []
         if q.where is not None:
@@ -703,7 +451,9 @@ class Translator:
             for expr, direction in q.order_by:
                 if isinstance(expr, Func) and expr.name == "VECTORDISTANCE":
                     direction = "DESC"  # Cosmos orders VectorDistance most-similar first
-                parts.append(f"{self.value(expr)} {direction}")
+                    parts.append(f"{self.value(expr)} {direction}")
+                    continue
+                parts.append(self.order_key(expr, direction))
             sql += "\nORDER BY " + ", ".join(parts)
         if q.top is not None and q.limit is not None:
             raise CosmosSqlError("Use either TOP n or OFFSET ... LIMIT ..., not both.")
@@ -712,7 +462,8 @@ class Translator:
         if q.limit is not None:
             sql += f"\nLIMIT {self.value(q.limit)} OFFSET {self.value(q.offset)}"
         params = {"partition_key": partition_key} if partition_key is not None else {}
-        return Translation(sql, params, q.value or q.select is None, self.paths, self.param_names)
+        return Translation(sql, params, q.value or q.select is None, self.paths, self.param_names,
+                           sorted(self.param_types))
 
 
 def translate(query: str, partition_key: str | None = None) -> Translation:
@@ -751,10 +502,12 @@ def bind_params(translation: Translation, parameters: list[dict[str, Any]] | Non
         if name[1:] in translation.params:
             raise CosmosSqlError(f"The parameter name {name} is reserved for the partition key; choose another name.")
         value = entry["value"]
+        if name[1:] in translation.param_types:
+            bound[name[1:] + TYPE_SUFFIX] = json_type_name(value)
         if isinstance(value, bool):
             value = int(value)
         elif isinstance(value, (list, dict)):
-            value = json.dumps(value)
+            value = json.dumps(value, separators=(",", ":"))  # SQLite's own minified form, so = compares texts
         bound[name[1:]] = value
     missing = sorted({n for n in translation.param_names if n not in bound})
     if missing:

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from labs.cpp_wrapping import build
+from labs.cpp_wrapping import build, prebuild
 
 # Order in tables and charts: slowest crossing first.
 WAYS = ("python", "numpy", "ctypes", "pybind11", "torch", "cuda")
@@ -177,6 +177,11 @@ def prepare(way: str, progress: Callable[[str], None] | None = None,
     if way == "numpy":
         return saxpy_numpy, row
     source = sources.get(way)
+    if way in SLOW_BUILDS and not build.is_built(way, source) and prebuild.state(way) in ("queued", "compiling"):
+        # Compiled in the background since the lab started: wait for it, saying how long it has taken.
+        from shared import serving
+
+        prebuild.wait(way, progress, serving.request_budget(local=build.COMPILE_TIMEOUT_S))
     if way in SLOW_BUILDS and not compile_slow and not build.is_built(way, source):
         row.status, row.note = "skipped", "not compiled yet: press 'Compile & run all'"
         return None, row
