@@ -264,10 +264,11 @@ _ENTRIES = (
             "Write one image for a Docker Space, Compose and Kubernetes (uid 1000, port 7860, secrets by mount)",
             "Package it for Replicate (cog.yaml + predict.py) and run it in cog's own server",
             "Lint every file with real tools: hadolint, Compose schema, nginx -t, kubernetes-validate",
-            "Run N replicas behind a real nginx, kill one and watch requests route around it",
+            "Ship real weights (safetensors) to every target; N replicas behind a real nginx answer predictions",
         ),
         minutes=30,
-        needs=("yaml", "jsonschema", "check_jsonschema", "dockerfile_parse", "kubernetes_validate", "cog"),
+        needs=("yaml", "jsonschema", "check_jsonschema", "dockerfile_parse", "kubernetes_validate", "cog", "sklearn",
+               "safetensors"),
         color_from="blue",
         color_to="green",
         apt=("nginx",),  # the replicas' load balancer and `nginx -t`

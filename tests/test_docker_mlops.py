@@ -15,7 +15,7 @@ import pytest
 from importlib import metadata
 
 from labs import LABS, get
-from labs.docker_mlops import compare, engine, lint, publish, replica, replicas, settings, templates
+from labs.docker_mlops import bundle, compare, engine, lint, publish, replica, replicas, settings, templates
 from labs.docker_mlops.settings import BuildSettings, SettingsError
 
 NGINX = lint.nginx_path()
@@ -136,7 +136,7 @@ def test_pin_requirements_pins_installed_versions_and_keeps_the_rest():
 
     text = ("# base\ngradio==6.31.0\ntorch>=2.3\nmoto[server]>=5.0\nnot-here>=1\nnumpy<2\n"
             "--extra-index-url https://download.pytorch.org/whl/cpu\n")
-    out = templates.pin_requirements(text, version_of=version_of).splitlines()
+    out = bundle.pin_requirements(text, version_of=version_of).splitlines()
     assert out[0].startswith("# Pinned from the Python") and "environment that generated this file" in out[0]
     assert "gradio==6.31.0" in out and "torch==2.13.0" in out and "moto[server]==5.2.5" in out
     assert "not-here>=1  # not installed where this file was generated: range kept" in out
@@ -195,7 +195,7 @@ def test_predict_py_is_read_by_cogs_inspector(files):
     pytest.importorskip("cog")
     findings = lint.check_predict_py(files["replicate/predict.py"], files["replicate/replica.py"])
     inspected = next(f for f in findings if f.tool == "cog inspector")
-    assert inspected.level == "ok" and "text: str" in inspected.message and "rounds: int [0..500000]" in inspected.message
+    assert inspected.level == "ok" and "pixels: str" in inspected.message and "rounds: int [0..500000]" in inspected.message
     broken = files["replicate/predict.py"].replace("def setup(self) -> None:", "def setup(self, extra) -> None:")
     assert errors(lint.check_predict_py(broken, files["replicate/replica.py"]))
 
@@ -209,14 +209,14 @@ def test_cpu_cog_image_and_other_versions_lint_clean():
 
 
 def test_a_lab_of_the_suite_becomes_a_gradio_and_a_docker_space(tmp_path):
-    ok, why = templates.can_export()
+    ok, why = bundle.can_export()
     if not ok:
         pytest.skip(why)
     from labs import get
 
     lab = get("png_to_glb")
     s = dataclasses.replace(S, source="png_to_glb", name="png-to-glb", image="png-to-glb", replicas=2)
-    files, zip_path = templates.build_bundle(s, tmp_path, lab)
+    files, zip_path = bundle.build_bundle(s, tmp_path, lab)
     root = zip_path.with_suffix("")
     assert (root / "gradio-space" / "app.py").is_file() and (root / "gradio-space" / "labs" / "png_to_glb").is_dir()
     assert publish.front_matter((root / "gradio-space" / "README.md").read_text())["sdk"] == "gradio"
@@ -239,11 +239,11 @@ def test_a_lab_of_the_suite_becomes_a_gradio_and_a_docker_space(tmp_path):
 
 
 def test_export_says_so_when_the_repository_layout_is_absent(monkeypatch, tmp_path):
-    monkeypatch.setattr(templates, "EXPORT_SCRIPT", tmp_path / "missing" / "export.py")
-    ok, why = templates.can_export()
+    monkeypatch.setattr(bundle, "EXPORT_SCRIPT", tmp_path / "missing" / "export.py")
+    ok, why = bundle.can_export()
     assert not ok and "exported Space" in why
     with pytest.raises(ValueError, match="Pick the small app"):
-        templates.export_lab("png_to_glb", tmp_path / "out")
+        bundle.export_lab("png_to_glb", tmp_path / "out")
 
 
 # --- the small app and the replicas behind nginx ---------------------------------------------------------
@@ -338,11 +338,19 @@ def test_predict_py_runs_in_cogs_own_server(files):
     pytest.importorskip("cog")
     from labs.docker_mlops import cog_local
 
+    from labs.docker_mlops import model
+
+    tm = model.trained()
+    pixels, label = tm.sample(7)
     out = cog_local.predict_locally(files["replicate/predict.py"], files["replicate/replica.py"],
-                                    {"text": "hi", "rounds": 50})
+                                    {"pixels": ",".join(str(int(v)) for v in pixels), "rounds": 50})
     assert out["health"]["status"] == "READY"
     assert out["response"]["status"] == "succeeded", out
-    assert out["response"]["output"] == {"digest": replica.work("hi", 50), "rounds": 50, "device": "cpu"}
+    output = out["response"]["output"]
+    expected = tm.model().predict_proba(pixels)[0]
+    # setup() loaded the same weights: the same digit and (rounded) probabilities as in this process.
+    assert output["digit"] == int(expected.argmax()) and output["device"] == "cpu"
+    assert output["probabilities"] == pytest.approx(expected.tolist(), abs=1e-5)
     assert out["stopped"]
 
 
@@ -426,7 +434,7 @@ class FakeApi:
 @pytest.fixture
 def space_folder(tmp_path):
     files = templates.generate_files(S, title="tiny-model")
-    zip_path = templates.write_bundle(files, tmp_path / "bundle")
+    zip_path = bundle.write_bundle(files, tmp_path / "bundle")
     FakeApi.calls, FakeApi.fail = [], None
     return zip_path.with_suffix("") / "docker-space"
 
@@ -488,10 +496,10 @@ def test_publish_lab_runs_spaces_export_with_the_token_in_the_environment_only(t
     run = FakeRun(stdout="Wrote the Space for png_to_glb to x\nPushed: https://huggingface.co/spaces/someone/glb\n")
     done = publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out", api_factory=FakeApi, run=run)
     (args, kwargs), = run.calls
-    assert args[1:] == [str(templates.EXPORT_SCRIPT), "png_to_glb", "--out", str(tmp_path / "out"),
+    assert args[1:] == [str(bundle.EXPORT_SCRIPT), "png_to_glb", "--out", str(tmp_path / "out"),
                         "--push", "someone/glb"]
     assert not any(TOKEN in part for part in args), "the token never goes on the command line"
-    assert kwargs["env"]["HF_TOKEN"] == TOKEN and kwargs["cwd"] == templates.REPO_ROOT
+    assert kwargs["env"]["HF_TOKEN"] == TOKEN and kwargs["cwd"] == bundle.REPO_ROOT
     # Private (the default): created private first, so export.py's create_repo(exist_ok=True) reuses it.
     assert FakeApi.calls == [("init", TOKEN), ("create_repo", "someone/glb", {"repo_type": "space", "space_sdk": "gradio",
                                                                             "private": True, "exist_ok": True})]
@@ -512,7 +520,7 @@ def test_publish_lab_failure_is_explained_and_scrubbed(tmp_path):
 
 
 def test_publish_lab_without_the_repository_layout(monkeypatch, tmp_path):
-    monkeypatch.setattr(templates, "EXPORT_SCRIPT", tmp_path / "missing" / "export.py")
+    monkeypatch.setattr(bundle, "EXPORT_SCRIPT", tmp_path / "missing" / "export.py")
     run = FakeRun()
     with pytest.raises(publish.PublishError, match="exported Space"):
         publish.publish_lab("png_to_glb", "someone/glb", TOKEN, out=tmp_path / "out", private=False, run=run)

@@ -135,10 +135,10 @@ def test_publish_a_lab_as_a_gradio_space_goes_through_spaces_export(app, monkeyp
 
     import huggingface_hub
 
-    from labs.docker_mlops import templates
+    from labs.docker_mlops import bundle
 
-    if not templates.can_export()[0]:
-        pytest.skip(templates.can_export()[1])
+    if not bundle.can_export()[0]:
+        pytest.skip(bundle.can_export()[1])
     token, seen, created = "hf_FakeToken123456", [], []
     real_run = subprocess.run
 
@@ -150,7 +150,7 @@ def test_publish_a_lab_as_a_gradio_space_goes_through_spaces_export(app, monkeyp
             created.append((repo_id, kwargs["space_sdk"], kwargs["private"]))
 
     def fake_run(args, **kwargs):
-        if str(templates.EXPORT_SCRIPT) not in map(str, args):
+        if str(bundle.EXPORT_SCRIPT) not in map(str, args):
             return real_run(args, **kwargs)
         seen.append((args, kwargs["env"].get("HF_TOKEN")))
         out = args[args.index("--out") + 1]
@@ -166,7 +166,7 @@ def test_publish_a_lab_as_a_gradio_space_goes_through_spaces_export(app, monkeyp
     out = app.publish_space(*settings, "someone/png-to-glb", token, "gradio", True, progress=lambda *a, **k: None)
     assert "https://huggingface.co/spaces/someone/png-to-glb" in out and "gradio Space" in out and token not in out
     (args, env_token), = seen
-    assert args[1:4] == [str(templates.EXPORT_SCRIPT), "png_to_glb", "--out"]
+    assert args[1:4] == [str(bundle.EXPORT_SCRIPT), "png_to_glb", "--out"]
     assert args[-2:] == ["--push", "someone/png-to-glb"]
     assert env_token == token and not any(token in str(a) for a in args)
     assert created == [token, ("someone/png-to-glb", "gradio", True)]
@@ -240,13 +240,25 @@ def test_any_torch_with_its_own_cuda_build_can_be_generated_in_one_call(client):
         fresh.predict(*values, api_name="/docker_mlops_generate")
 
 
-@pytest.mark.parametrize("text,rounds,field", [("hello", None, "rounds"), (None, 100, "text")])
-def test_cog_run_with_an_empty_field_says_which_before_starting_a_server(app, monkeypatch, text, rounds, field):
+def test_cog_run_with_an_empty_field_says_which_before_starting_a_server(app, monkeypatch):
     import gradio as gr
 
     def refuse(*args, **kwargs):
         raise AssertionError("cog's server must not start for an empty field")
 
     monkeypatch.setattr(app.cog_local, "predict_locally", refuse)
-    with pytest.raises(gr.Error, match=f"The {field} field is empty"):
-        app.run_cog(*SETTINGS, text, rounds)
+    with pytest.raises(gr.Error, match="The rounds field is empty"):
+        app.run_cog(*SETTINGS, "0,1,2", None)
+
+
+def test_a_held_out_digit_through_the_replicas_end_to_end(client):
+    from labs.docker_mlops import model
+
+    picture, text, probabilities = client.predict(4, 2, api_name="/docker_mlops_predict_sample")
+    pixels, label = model.trained().sample(4)
+    expected = int(model.trained().model().predict(pixels)[0])
+    assert f"Prediction: **{expected}**" in text and f"says **{expected}**" in text and f"True label: **{label}**" in text
+    assert "All processes stopped: **True**" in text and "held-out accuracy" in text
+    assert probabilities["label"] == str(expected) and picture
+    with pytest.raises(AppError, match="The sample number|greater than maximum value 449"):
+        client.predict(10_000, 2, api_name="/docker_mlops_predict_sample")

@@ -31,7 +31,7 @@ def test_shipped_example_converts_through_the_api(client):
     root = app.conversion.temp_root()  # per OS user: examples and conversions live here
     assert app.EXAMPLES_DIR == root / "examples" and example.startswith(str(app.EXAMPLES_DIR))
     before = set(root.glob("run_*"))
-    preview, files, heights, stats = client.predict(handle_file(example), api_name="/png_to_glb_convert")
+    preview, files, heights, validation, stats = client.predict(handle_file(example), api_name="/png_to_glb_convert")
     made = set(root.glob("run_*")) - before
     assert len(made) == 1 and (made.pop() / f"{Path(example).stem}.glb").is_file()
     glb = open(_glb_path(preview), "rb").read()
@@ -39,6 +39,7 @@ def test_shipped_example_converts_through_the_api(client):
     names = sorted(f["path"].rsplit(".", 1)[-1] if isinstance(f, dict) else f.rsplit(".", 1)[-1] for f in files)
     assert names == ["glb", "stl", "zip"]
     assert "merged into" in stats and "Heights computed on" in stats
+    assert "Structural checks" in validation and "FAILED" not in validation
 
 
 def test_solid_mode_through_the_api_is_watertight(client, tmp_path):
@@ -50,7 +51,7 @@ def test_solid_mode_through_the_api_is_watertight(client, tmp_path):
     img.save(path)
     *_, stats = client.predict(handle_file(str(path)), "brightness", "", 1.0, False, 0.0, 5.0, 1.0, 50.0, 40,
                                0, "transparent", 0.0, True, 2.0, False, api_name="/png_to_glb_convert")
-    assert "| Watertight | yes |" in stats
+    assert "| Watertight | yes · checked by trimesh |" in stats
 
 
 @pytest.mark.parametrize(

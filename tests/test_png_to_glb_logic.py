@@ -19,11 +19,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from labs.png_to_glb import examples, heightmap, mesh
+from labs.png_to_glb import checks, examples, exporters, heightmap, mesh
 from labs.png_to_glb.convert import RANGES, Settings, SettingsError, convert, image_to_glb_bytes
 from labs.png_to_glb.depth import DepthModelError, build_tiny_depth_model, load_depth_pipeline, resolve_model
 from labs.png_to_glb.heightmap import LUMA_WEIGHTS, ImageInputError, compute_heightmap, load_image
-from labs.png_to_glb.mesh import MeshError, build_mesh, glb_bytes
+from labs.png_to_glb.glb import glb_bytes, linear_u16_to_srgb
+from labs.png_to_glb.mesh import MeshError, build_mesh
 
 from . import gltf_validator as gv
 from .ci_tools import skip_or_fail
@@ -246,17 +247,17 @@ def test_merge_rectangles_covers_mask_exactly():
 def test_solid_is_watertight(example_paths, glb_dir, name, black):
     hm = hm_of(example_paths[name])
     m = build_mesh(hm, black=black, solid=True, floor_mm=2.0)
-    checks = mesh.check_mesh(m)
-    assert checks["watertight"] and checks["winding_consistent"] and checks["volume_mm3"] > 0
+    found = checks.trimesh_checks(m)
+    assert found["watertight"] and found["winding_consistent"] and found["volume_mm3"] > 0
     keep_glb(glb_dir, f"solid_{name}_{black}", glb_bytes(m, black_alpha=0.4))
 
 
 def test_solid_volume_of_white_block():
     hm = hm_of(np.full((10, 20), 255, np.uint8), base_mm=1.0, max_height_mm=4.0, size_mm=38.0)
     m = build_mesh(hm, solid=True, floor_mm=3.0)
-    checks = mesh.check_mesh(m)
+    found = checks.trimesh_checks(m)
     expected = (19 * hm.pixel_mm) * (9 * hm.pixel_mm) * (1.0 + 4.0 + 3.0)
-    assert checks["watertight"] and np.isclose(checks["volume_mm3"], expected, rtol=1e-5)
+    assert found["watertight"] and np.isclose(found["volume_mm3"], expected, rtol=1e-5)
 
 
 def test_cut_fills_bowties_and_stays_watertight():
@@ -264,7 +265,7 @@ def test_cut_fills_bowties_and_stays_watertight():
     checker = np.kron(checker, np.ones((2, 2), np.uint8))  # 2x2 pixel squares touch at corners
     hm = hm_of(checker)
     m = build_mesh(hm, black="cut", solid=True)
-    assert mesh.check_mesh(m)["watertight"]
+    assert checks.trimesh_checks(m)["watertight"]
     assert len(m.flat_faces) == 0
 
 
@@ -300,7 +301,7 @@ def test_colours_survive_glb_and_obj(tmp_path, example_paths):
     relief = doc["meshes"][0]["primitives"][0]
     acc = doc["accessors"][relief["attributes"]["COLOR_0"]]
     assert acc["normalized"] and acc["componentType"] == 5123  # 16-bit linear, per the glTF spec
-    back = mesh.linear_u16_to_srgb(arrays[relief["attributes"]["COLOR_0"]])
+    back = linear_u16_to_srgb(arrays[relief["attributes"]["COLOR_0"]])
     assert (back == expected).all()
     # OBJ vertex colours: trimesh puts them in vertex_attributes when materials are present.
     import trimesh
@@ -426,7 +427,7 @@ def test_all_black_is_one_flat_plane(tmp_path, glb_dir):
     assert (m.vertices[:, 2] == 0).all()
     keep_glb(glb_dir, "all_black", glb_bytes(m))
     solid = build_mesh(hm_of(black), solid=True)
-    assert mesh.check_mesh(solid)["watertight"]
+    assert checks.trimesh_checks(solid)["watertight"]
     keep_glb(glb_dir, "all_black_solid", glb_bytes(solid))
     with pytest.raises(MeshError, match="nothing is left"):
         build_mesh(hm_of(black), black="cut")
@@ -442,7 +443,7 @@ def test_all_white_and_zero_height(glb_dir):
     flat = image_to_glb_bytes(white, Settings(max_height_mm=0, base_mm=0, solid=True))
     keep_glb(glb_dir, "zero_height_solid", flat)
     zero = build_mesh(hm_of(white, base_mm=0.0, max_height_mm=0.0), solid=True)
-    assert mesh.check_mesh(zero)["watertight"]
+    assert checks.trimesh_checks(zero)["watertight"]
 
 
 def test_palette_la_and_other_formats(tmp_path, glb_dir):

@@ -90,12 +90,20 @@ def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepL
             d.text = "deleted"
 
 
+# Why google-cloud-pubsub is not in requirements/cloud_sdks.txt: every release since 2.13 needs
+# protobuf < 7, and this suite runs protobuf 7 (tensorflow-cpu, onnx); 2.12 resolves but imports
+# pkg_resources, which current setuptools no longer ships.
+PUBSUB_NOT_INSTALLED = (
+    "google-cloud-pubsub is not installed: it needs protobuf < 7 while this suite runs protobuf 7, so it is not "
+    "declared here. In an environment without tensorflow run `pip install google-cloud-pubsub`")
+
+
 def pubsub_available(target: GcpTarget) -> str:
     """Empty if pubsub_demo can run against `target`, else the reason it cannot."""
     import importlib.util
 
     if importlib.util.find_spec("google.cloud.pubsub_v1") is None:
-        return "google-cloud-pubsub is not installed (pip install google-cloud-pubsub)"
+        return PUBSUB_NOT_INSTALLED
     if target.kind == "emulator" and not os.environ.get("PUBSUB_EMULATOR_HOST"):
         return ("Pub/Sub's emulator ships only with the gcloud CLI (Java), not on a package index, so the lab cannot "
                 "start it. Run `gcloud beta emulators pubsub start` and set PUBSUB_EMULATOR_HOST, or give credentials")

@@ -10,7 +10,8 @@ from pathlib import Path
 import gradio as gr
 
 from labs import LABS, get
-from labs.docker_mlops import cog_local, compare, engine, lint, publish, replica, replicas, templates
+from labs.docker_mlops import (bundle, cog_local, compare, engine, lint, model, predictions, publish, replica, replicas,
+                                templates)
 from labs.docker_mlops.settings import (DEFAULT_PYTHON, DEFAULT_REPLICAS, DEFAULT_REQUESTS, DEFAULT_ROUNDS,
                                         DEFAULT_TORCH, MAX_REPLICAS, MAX_REQUESTS, MAX_ROUNDS, MIN_REPLICAS,
                                         MIN_REQUESTS, PYTHON_VERSIONS, SMALL_APP, TORCH_CUDA, K8S_NAME_RE, BuildSettings,
@@ -23,8 +24,8 @@ LAB = get("docker_mlops")
 SLUG = LAB.slug
 D = BuildSettings()
 
-EXPORT_OK, EXPORT_WHY = templates.can_export()
-SOURCES = [("Small app: replica.py (standard library; /whoami, /healthz, /work)", SMALL_APP)]
+EXPORT_OK, EXPORT_WHY = bundle.can_export()
+SOURCES = [("Small app: the lab's digits model served by replica.py (NumPy; /predict, /healthz)", SMALL_APP)]
 if EXPORT_OK:
     SOURCES += [(f"Lab {lab.number}: {lab.title}", lab.slug) for lab in LABS]
 KNOWN_SOURCES = tuple(value for _, value in SOURCES)
@@ -35,7 +36,10 @@ COMPOSE_DIRS: dict[str, Path] = {}
 # pruned when a new one is made (except those of a live `compose up`, see `_new_folder`).
 KEEP_S = 3600.0
 
-WHERE = f"""**What runs where.** No Docker engine, cloud account or internet is needed.
+WHERE = f"""**What is deployed.** A real model: an MLP for 8x8 handwritten digits that this lab trains itself (about a
+second, scikit-learn's digits, a quarter held out), saved as safetensors and served by `replica.py` with NumPy alone;
+every target (Docker Space, Compose, Kubernetes, Replicate) ships the weights and loads them at start.
+**What runs where.** No Docker engine, cloud account or internet is needed.
 *Real on this machine:* every generated file is checked by the real tools (hadolint, the Compose Specification
 schema via check-jsonschema, `nginx -t`, kubernetes-validate, cog's own predictor inspector); the replicas are
 real processes behind a **real nginx** on 127.0.0.1; Replicate's stand-in is **cog's own HTTP server** running
@@ -62,7 +66,7 @@ def _new_folder() -> Path:
 
 def _bundle(s: BuildSettings) -> tuple[dict[str, str], Path]:
     lab = None if s.is_small_app else get(s.source)
-    return templates.build_bundle(s, _new_folder(), lab)
+    return bundle.build_bundle(s, _new_folder(), lab)
 
 
 @friendly
@@ -74,12 +78,13 @@ def generate(source, name, image, tag, n, python, torch, cuda, gpu, secret, prog
     findings = lint.lint_bundle(files, s, progress=lambda f, m: progress(0.15 + 0.85 * f, desc=m))
     counts = lint.summarize(findings)
     verdict = "✅ every check passed" if not counts["error"] else f"❌ {counts['error']} check(s) failed"
-    what = ("the small app (`replica.py`)" if s.is_small_app else
+    what = ("the small app (`replica.py` serving the lab's digits model)" if s.is_small_app else
             f"lab `{s.source}` (Gradio Space exported by spaces/export.py into `gradio-space/`, "
             "the same folder plus a Dockerfile in `docker-space/`)")
     summary = (f"**{verdict}** · {counts['ok']} ok, {counts['warning']} warnings, {counts['skipped']} skipped. "
                f"Packaged {what} as image `{s.full_image}`: {s.replicas} replicas in Compose and Kubernetes; "
-               f"cog image {'GPU, CUDA ' + s.cuda if s.gpu else 'CPU'} with torch {s.torch}.")
+               f"cog image {'GPU, CUDA ' + s.cuda if s.gpu else 'CPU'} with torch {s.torch}."
+               + (f"\n\n{_model_line()} Its weights are in `docker-space/` and `replicate/`." if s.is_small_app else ""))
     return (summary, [f.row() for f in findings], str(zip_path), *[files[name] for name in templates.SHOWN])
 
 
@@ -92,28 +97,66 @@ def cuda_choices(torch):
 
 @friendly
 def run_cog(source, name, image, tag, n, python, torch, cuda, gpu, secret, text, rounds, progress=gr.Progress()):
-    """Serve the generated predict.py with cog's own HTTP server (Replicate's runtime) and predict once."""
+    """Serve the generated predict.py with cog's own HTTP server (Replicate's runtime) and predict one digit."""
     s = _settings(source, name, image, tag, n, python, torch, cuda, gpu, secret)
-    if rounds is None or text is None:
-        raise SettingsError(f"The {'rounds' if rounds is None else 'text'} field is empty: type a value "
-                            f"(e.g. text 'hello', rounds {DEFAULT_ROUNDS}) and run again.")
-    cog_local.check_inputs(text, rounds)
+    if rounds is None:
+        raise SettingsError("The rounds field is empty: type a value (0 for no extra CPU work) and run again.")
+    pixels = str(text or "").strip() or templates.sample_pixels()  # empty: held-out sample 0
+    cog_local.check_inputs(pixels, rounds)
     files = templates.generate_files(s, title=s.name)
-    progress(0.1, desc="starting cog's HTTP server (python -m cog.server.http) with predict.py")
+    progress(0.1, desc="starting cog's HTTP server (python -m cog.server.http) with predict.py and the weights")
     out = cog_local.predict_locally(files["replicate/predict.py"], files["replicate/replica.py"],
-                                    {"text": text, "rounds": rounds})
+                                    {"pixels": pixels, "rounds": rounds}, weights=model.trained().weights)
     response = out["response"]
     status = response.get("status")
     if status == "succeeded":
         result = response.get("output", {})
+        probabilities = result.get("probabilities") or [0]
         head = (f"✅ **cog's server answered** `POST /predictions` → `{status}` in "
-                f"{response.get('metrics', {}).get('predict_time', 0) * 1000:.1f} ms: digest `{result.get('digest', '')[:16]}…`, "
-                f"device **{result.get('device')}**.")
+                f"{response.get('metrics', {}).get('predict_time', 0) * 1000:.1f} ms: digit **{result.get('digit')}** "
+                f"(p = {max(probabilities):.3f}), device **{result.get('device')}**; setup() loaded the weights "
+                f"`{replica.WEIGHTS_NAME}` once.")
     else:
         head = f"❌ **The prediction failed** (`{status}`): {response.get('error', '')}"
     note = (f"{head} Server stopped: {out['stopped']}. Local stand-in: no `cog build` ran, so cog's server has no "
             "OpenAPI schema and does not enforce the Input(...) bounds; on Replicate they are checked before predict().")
     return note, json.dumps(response, indent=2), out["log"]
+
+
+def _model_line() -> str:
+    tm = model.trained()
+    return (f"Model: an MLP for 8x8 digits (`{replica.WEIGHTS_NAME}`, {len(tm.weights) / 1024:.0f} KB), trained here "
+            f"in {tm.train_s:.1f} s on {tm.n_train} images; held-out accuracy **{tm.accuracy:.3f}** on {tm.n_test} "
+            "images it never saw.")
+
+
+def _answer(pixels, n, label: int | None, progress):
+    progress(0.1, desc=f"starting {int(n)} replicas behind nginx, each loading the weights")
+    a = predictions.predict_digit(pixels, replicas=int(n))
+    route = (f"answered by replica **{a.replica}** through nginx (upstream {a.upstream})" if a.via_nginx else
+             f"answered by replica **{a.replica}** directly (nginx is not installed: `apt-get install nginx`)")
+    truth = "" if label is None else f" True label: **{label}** ({'✅ right' if label == a.digit else '❌ wrong'})."
+    text = (f"Prediction: **{a.digit}** (p = {max(a.probabilities):.3f}), {route}; the same model in this process "
+            f"says **{a.in_process}**.{truth} All processes stopped: **{a.all_stopped}**.\n\n{_model_line()}")
+    return (model.digit_picture(pixels), text,
+            {str(d): float(p) for d, p in enumerate(a.probabilities)})
+
+
+@friendly
+def predict_sample(index, n, progress=gr.Progress()):
+    """One held-out digit through fresh replicas behind nginx."""
+    index = replicas.check_int("The sample number", index, 0, model.trained().n_test - 1)
+    pixels, label = model.trained().sample(index)
+    return _answer(pixels, n, label, progress)
+
+
+@friendly
+def predict_drawing(sketch, n, progress=gr.Progress()):
+    """A drawn digit, shrunk to the dataset's 8x8 form, through fresh replicas behind nginx."""
+    composite = (sketch or {}).get("composite") if isinstance(sketch, dict) else sketch
+    if composite is None:
+        raise ValueError("Nothing is drawn yet. Draw a digit with thick strokes, then click Predict.")
+    return _answer(model.pixels_from_image(composite), n, None, progress)
 
 
 def example_values(examples: list, i: int) -> list:
@@ -147,6 +190,8 @@ def run_replicas(n, requests, rounds, concurrency, kill_one, port, progress=gr.P
         parts.append(f"Replica **{last.killed}** was killed with SIGKILL; nginx's `proxy_next_upstream` retried the "
                      f"requests it could not connect to on the next replica and `max_fails=1` kept {last.killed} out "
                      f"of the rotation, so clients saw {last.errors} errors.")
+    if result.held_out is not None:
+        parts.insert(1, result.held_out.line())
     parts.append(f"All processes stopped: **{result.all_stopped}**.")
     rows_replicas = [[r["name"], r["port"], r["pid"], *[p.per_replica.get(r["name"], 0) for p in result.phases]]
                      for r in result.replicas]
@@ -301,16 +346,18 @@ with gr.Blocks(title=LAB.title) as demo:
             with gr.Accordion("Replicate, locally: run predict.py in cog's own server", open=False):
                 gr.Markdown("Replicate runs every model with cog's HTTP server (`python -m cog.server.http`, the Rust "
                             "`coglet` from PyPI `cog`). This starts that server here with the generated `predict.py`, "
-                            "waits for `setup()`, sends one `POST /predictions` and stops it (a few seconds).")
+                            "waits for `setup()` to load the weights, sends one digit as `POST /predictions` and stops it (a few "
+                            "seconds).")
                 with gr.Row():
-                    c_text = gr.Textbox("hello", label="text")
-                    c_rounds = gr.Number(D.rounds, label="rounds", precision=0)
+                    c_text = gr.Textbox("", label="pixels: 64 comma-separated values 0-16, an 8x8 digit row by row",
+                                        placeholder="empty: held-out sample 0", scale=3)
+                    c_rounds = gr.Number(0, label="rounds of extra CPU work (0 = none)", precision=0)
                 c_btn = gr.Button("Run predict.py in cog's server", elem_id=f"{SLUG}-cog-run")
                 c_note = gr.Markdown(elem_id=f"{SLUG}-cog-note")
                 c_json = gr.Code(language="json", label="POST /predictions response", interactive=False)
                 c_log = gr.Textbox(label="cog server log", lines=6, max_lines=12)
             code_panel(check_settings, templates.dockerfile, templates.compose_yaml, templates.nginx_conf,
-                       templates.cog_yaml, templates.predict_py, templates.k8s_yaml, templates.export_lab,
+                       templates.cog_yaml, templates.predict_py, templates.k8s_yaml, bundle.export_lab,
                        lint.lint_bundle, lint.check_dockerfile, lint.check_compose, lint.check_nginx,
                        lint.check_cog_yaml, lint.check_predict_py, lint.check_k8s, cog_local.predict_locally)
             g_outputs = [g_summary, g_table, g_zip, *code_boxes]
@@ -324,9 +371,34 @@ with gr.Blocks(title=LAB.title) as demo:
                         **HEAVY)
 
         with gr.Tab("2 · Replicas behind nginx"):
-            gr.Markdown("What `docker compose up --scale app=N` does, for real with processes: N copies of the small "
-                        "app on 127.0.0.1, a **real nginx** (your own process, config in a temp folder) balancing them "
-                        "round-robin, requests from a thread pool. Tick *kill one* to SIGKILL replica r1 between two "
+            with gr.Accordion("Ask the model: one digit through replicas behind nginx", open=True):
+                gr.Markdown("Starts fresh replicas (each loads the weights before it answers /healthz) behind nginx, "
+                            "sends one `POST /predict` with a held-out digit or your drawing (shrunk to the dataset's "
+                            "8x8, 0-16 form) and stops them. The same model also runs in this process: the answers "
+                            "must agree.")
+                with gr.Row():
+                    m_index = gr.Slider(0, 449, value=0, step=1, label="Held-out sample (never seen in training)")
+                    m_n = gr.Slider(1, 4, value=2, step=1, label="Replicas for this request")
+                    m_sample = gr.Button("Predict the held-out sample", variant="primary",
+                                         elem_id=f"{SLUG}-predict-sample")
+                with gr.Row():
+                    m_sketch = gr.Sketchpad(label="…or draw a digit", type="numpy", canvas_size=(280, 280),
+                                            elem_id=f"{SLUG}-sketch")
+                    with gr.Column():
+                        m_draw = gr.Button("Predict my drawing", elem_id=f"{SLUG}-predict-drawing")
+                        m_picture = gr.Image(label="What the model sees (8x8)", height=200, interactive=False)
+                        m_probs = gr.Label(num_top_classes=3, label="Probabilities (from the replica)")
+                m_text = gr.Markdown(elem_id=f"{SLUG}-predict-result")
+                code_panel(predictions.predict_digit, predictions.held_out_through, replica.DigitsModel.predict_proba,
+                           replica.read_safetensors, model.train, model.pixels_from_image)
+                m_outputs = [m_picture, m_text, m_probs]
+                m_sample.click(predict_sample, [m_index, m_n], m_outputs, api_name=f"{SLUG}_predict_sample", **HEAVY)
+                m_draw.click(predict_drawing, [m_sketch, m_n], m_outputs, api_name=f"{SLUG}_predict_drawing", **HEAVY)
+            gr.Markdown("What `docker compose up --scale app=N` does, for real with processes: N copies of the digits "
+                        "model server on 127.0.0.1, a **real nginx** (your own process, config in a temp folder) balancing them "
+                        "round-robin. Each run first sends the held-out digits through nginx (one batch per replica) and checks "
+                        "every answer against the model run in this process; then requests of synthetic CPU load (`/work`: "
+                        "SHA-256 rounds, the knob that shows scaling) from a thread pool. Tick *kill one* to SIGKILL replica r1 between two "
                         "rounds of requests and watch nginx route around it. Takes a few seconds.")
             with gr.Row():
                 r_n = gr.Slider(MIN_REPLICAS, MAX_REPLICAS, value=DEFAULT_REPLICAS, step=1, label="Replicas")

@@ -8,7 +8,8 @@ Replicate's API forwards) and stops the server.
 
 What differs from Replicate: no image is built (no `cog build`), so there is no
 `.cog/openapi_schema.json` and the local server accepts any input types; on Replicate the Input(...)
-bounds are checked before predict() runs. The replica's `work()` still rejects bad rounds itself.
+bounds are checked before predict() runs. predict.py still rejects bad pixels (`check_pixels`) and the
+replica's `work()` bad rounds itself.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from labs.docker_mlops.model import trained
+from labs.docker_mlops.replica import WEIGHTS_NAME
 from labs.docker_mlops.replicas import _LIVE, _LIVE_LOCK, _stop_process, free_port
 from labs.docker_mlops.settings import MAX_ROUNDS, MIN_ROUNDS, SLUG, SettingsError
 from shared import scratch
@@ -96,9 +99,12 @@ def check_inputs(text: str, rounds: int | float) -> None:
                             f"(predict.py's Input bounds); got {rounds}.")
 
 
-def predict_locally(predict_source: str, replica_source: str, inputs: dict, *,
+def predict_locally(predict_source: str, replica_source: str, inputs: dict, *, weights: bytes | None = None,
                     timeout: float = READY_TIMEOUT_S) -> dict:
     """Serve `predict_source` with cog's server on a free 127.0.0.1 port and run one prediction.
+
+    The folder cog serves holds what the Replicate image holds: predict.py, replica.py and the model's
+    weights (`weights`, the lab's trained model by default), which setup() loads.
 
     Returns:
         {"health": the READY health-check JSON, "response": the prediction JSON, "log": server log tail,
@@ -116,6 +122,7 @@ def predict_locally(predict_source: str, replica_source: str, inputs: dict, *,
     workdir = scratch.new_folder(SLUG, prefix="cog-local-", keep_s=KEEP_S)
     (workdir / "predict.py").write_text(predict_source, encoding="utf-8")
     (workdir / "replica.py").write_text(replica_source, encoding="utf-8")
+    (workdir / WEIGHTS_NAME).write_bytes(weights if weights is not None else trained().weights)
     port = free_port()
     env = {**os.environ, "PORT": str(port), "COG_PREDICT_TYPE_STUB": "predict.py:Predictor",
            # coglet starts its worker with `python` from PATH: make it this interpreter.

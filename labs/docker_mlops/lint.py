@@ -124,6 +124,15 @@ def check_dockerfile(text: str, s: BuildSettings, file: str = "Dockerfile") -> l
     out.append(Finding(file, tool, "ok" if pinned else "error",
                        f"base image '{base}' is pinned to a patch release" if pinned else
                        f"base image '{base}' is not pinned to a patch release (e.g. python:3.11.11-slim-bookworm)"))
+    if s.is_small_app:  # the model: its weights must be in the image and named where replica.py looks
+        from labs.docker_mlops.replica import WEIGHTS_NAME
+
+        copies = " ".join(value for key, value in instructions if key == "COPY")
+        envs = " ".join(value for key, value in instructions if key == "ENV")
+        ok = WEIGHTS_NAME in copies and f"MODEL_WEIGHTS=/home/user/app/{WEIGHTS_NAME}" in envs
+        out.append(Finding(file, tool, "ok" if ok else "error",
+                           f"copies {WEIGHTS_NAME} and sets MODEL_WEIGHTS (loaded when the server starts)" if ok else
+                           f"the model's weights ({WEIGHTS_NAME}) are not copied or MODEL_WEIGHTS is not set"))
     if s.build_secret:
         mounted = "--mount=type=secret" in runs
         leaked = any(key in ("ARG", "ENV") and "TOKEN" in value.upper() for key, value in instructions)

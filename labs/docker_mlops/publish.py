@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from labs.docker_mlops import templates
+from labs.docker_mlops import bundle
 from labs.docker_mlops.settings import check_repo_id
 
 SDKS = ("docker", "gradio")
@@ -168,7 +168,7 @@ def publish_lab(slug: str, repo_id: str, token: str, *, out: Path, private: bool
     """
     repo_id = check_repo_id(repo_id)
     token = check_token(token)
-    ok, why = templates.can_export()
+    ok, why = bundle.can_export()
     if not ok:
         raise PublishError(f"Cannot publish lab {slug!r} as a Gradio Space: {why}.")
     if private:
@@ -180,10 +180,10 @@ def publish_lab(slug: str, repo_id: str, token: str, *, out: Path, private: bool
         except Exception as exc:  # hub errors, network errors: explained, token scrubbed
             raise PublishError(_scrub(f"Could not publish {repo_id}: {_explain(exc)}", token)) from None
     run = run or subprocess.run
-    args = [sys.executable, str(templates.EXPORT_SCRIPT), slug, "--out", str(out), "--push", repo_id]
+    args = [sys.executable, str(bundle.EXPORT_SCRIPT), slug, "--out", str(out), "--push", repo_id]
     env = {**os.environ, "HF_TOKEN": token}  # the token goes by environment, never on the command line
     try:
-        proc = run(args, cwd=templates.REPO_ROOT, env=env, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+        proc = run(args, cwd=bundle.REPO_ROOT, env=env, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise PublishError(f"Could not publish {repo_id}: spaces/export.py did not finish within "
                            f"{EXPORT_TIMEOUT_S} s. Check your network and try again.") from None

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Callable
 
 from labs.docker_mlops.lint import nginx_path, nginx_temp_modules
+from labs.docker_mlops.model import write_weights
 from labs.docker_mlops.settings import SLUG, SettingsError, check_int, check_port, check_replicas
 from labs.docker_mlops.templates import REPLICA_FILE, nginx_conf
 from shared import scratch
@@ -170,10 +171,11 @@ class Replica:
 class ReplicaSet:
     """N replica processes of `replica.py` on 127.0.0.1, each on its own free port."""
 
-    def __init__(self, n: int, workdir: Path, *, ports: list[int] | None = None):
+    def __init__(self, n: int, workdir: Path, *, ports: list[int] | None = None, weights: Path | None = None):
         self.n = check_replicas(n)
         self.workdir = Path(workdir)
         self.ports = ports
+        self.weights = weights  # the model's safetensors file; written into workdir by start() when None
         self.replicas: list[Replica] = []
 
     def start(self, timeout: float = START_TIMEOUT_S) -> "ReplicaSet":
@@ -182,6 +184,8 @@ class ReplicaSet:
         Raises:
             ReplicaStartError: A replica exited or did not answer in time; its log is in the message.
         """
+        if self.weights is None:  # the lab's trained model (trained once per process), as every target ships it
+            self.weights = write_weights(self.workdir)
         with _LIVE_LOCK:
             _LIVE.add(self)
         for i in range(self.n):
@@ -190,7 +194,7 @@ class ReplicaSet:
             log_path = self.workdir / f"{name}.log"
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen([sys.executable, str(REPLICA_FILE), "--host", HOST, "--port", str(port),
-                                         "--name", name], stdout=log, stderr=subprocess.STDOUT,
+                                         "--name", name, "--weights", str(self.weights)], stdout=log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
             self.replicas.append(Replica(name, port, proc, log_path))
         deadline = time.monotonic() + timeout
@@ -431,6 +435,7 @@ class DemoResult:
     nginx_errors: str = ""
     killed_log: str = ""
     all_stopped: bool = False
+    held_out: object = None  # predictions.HeldOut: the held-out digits predicted through nginx
 
 
 def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = True, concurrency: int = 4,
@@ -483,6 +488,12 @@ def run_demo(n_replicas: int, requests: int, rounds: int, *, kill_one: bool = Tr
             replicas=[{"name": r.name, "pid": r.proc.pid, "port": r.port} for r in replica_set.replicas],
             nginx_port=nginx.port, nginx_conf=nginx.conf_text)
         names = [r.name for r in replica_set.replicas]
+        # First, the model: the held-out digits through nginx (one POST per replica, so round-robin gives
+        # each replica one batch), every answer compared with the same model run in this process.
+        from labs.docker_mlops.predictions import held_out_through
+
+        say(0.17, "predicting the held-out digits through nginx")
+        result.held_out = held_out_through(nginx.port, n_replicas)
 
         def tick(base: float):
             return lambda k: say(base + 0.8 / phases_total * k / requests, f"request {k}/{requests}")

@@ -47,6 +47,8 @@ PYTHON_IMAGES = {
     "3.11": "python:3.11.11-slim-bookworm",
     "3.12": "python:3.12.8-slim-bookworm",
 }
+# NumPy for the model server (its only dependency), pinned per Python: NumPy 2.3+ has no wheels for 3.10.
+NUMPY_PINS = {"3.10": "2.2.6", "3.11": "2.4.6", "3.12": "2.4.6"}
 # nginx image for the Compose load balancer, pinned the same way.
 NGINX_IMAGE = "nginx:1.27.5-alpine"
 

@@ -6,7 +6,7 @@ import gradio as gr
 
 from labs import get
 from labs.png_to_glb import convert as conversion
-from labs.png_to_glb import depth, examples, heightmap, mesh
+from labs.png_to_glb import checks, depth, examples, exporters, glb, heightmap, mesh
 from shared import serving
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
@@ -39,13 +39,15 @@ def _stats_markdown(result: conversion.Result, device: str) -> str:
                       f" + walls {s['wall_triangles']:,} + bottom {s['bottom_triangles']:,}"),
         ("Black cells", f"{s['black_cells']:,} merged into {s['flat_pieces']:,} flat pieces "
                         f"({s['flat_triangles']:,} triangles instead of {s['black_cells_as_two_triangles_each']:,})"),
-        ("Watertight", "yes" if s["watertight"] else "no (turn on solid for a printable, closed mesh)"),
+        ("Watertight", ("yes" if s["watertight"] else "no (turn on solid for a printable, closed mesh)")
+                       + f" · checked by {s['watertight_checked_by']}"),
         ("Volume", f"{s['volume_mm3']:,.0f} mm³" if s["watertight"] else "n/a (not closed)"),
         ("Size x, y, z", " × ".join(f"{v:g}" for v in s["size_mm"]) + " mm"),
         ("Files", f"GLB {s['glb_bytes'] / 1e3:,.0f} kB · OBJ zip {s['obj_zip_bytes'] / 1e3:,.0f} kB · "
                   f"STL {s['stl_bytes'] / 1e3:,.0f} kB"),
         ("Heights computed on", device),
-        ("Time per stage", " · ".join(f"{k} {v * 1000:.0f} ms" for k, v in t.items())),
+        ("Time per stage", " · ".join(f"{k} {v * 1000:.0f} ms" for k, v in t.items())
+                           + " (glb, obj, stl, png are written side by side within files)"),
     ]
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     notes = "".join(f"\n- {n}" for n in result.notes)
@@ -69,7 +71,17 @@ def run_conversion(image, source, depth_model, gamma, invert, smoothing, max_hei
     result = conversion.convert(image, settings, out_dir, progress=lambda f, d: progress(f, desc=d))
     files = [str(result.glb_path), str(result.obj_zip_path), str(result.stl_path)]
     return (str(result.glb_path), files, str(result.heightmap_path),
-            _stats_markdown(result, heightmap.torch_device()))
+            checks.summary_markdown(result.validation), _stats_markdown(result, heightmap.torch_device()),
+            str(result.glb_path))
+
+
+@friendly
+def run_khronos(glb_path):
+    """After a conversion: the Khronos glTF Validator on the GLB this session just wrote."""
+    if not glb_path:
+        return "Convert an image first; the validator then checks its GLB."
+    report = checks.khronos_validate(glb_path)
+    return checks.summary_markdown(None, report)
 
 
 def _example_files() -> list[list[str]]:
@@ -128,19 +140,28 @@ with gr.Blocks(title=LAB.title) as demo:
             with gr.Row():
                 heights = gr.Image(label="Height map the mesh was built from", type="filepath", height=220)
             stats = gr.Markdown("Stats appear here after a conversion.", elem_id="png_to_glb_stats")
+            with gr.Accordion("Validation", open=False):
+                validation = gr.Markdown("Structural checks of the written files appear here.",
+                                         elem_id="png_to_glb_validation")
+                khronos = gr.Markdown("The Khronos glTF Validator runs after each conversion when it is "
+                                      "installed (bash .ci/lab-png_to_glb.sh).", elem_id="png_to_glb_khronos")
+            last_glb = gr.State(None)  # server-side: the validator only ever sees this session's own file
     gr.Markdown(WHY_TRANSPARENT)
     code_panel(conversion.convert, heightmap.compute_heightmap, mesh.build_mesh, mesh.merge_rectangles,
-               mesh.glb_bytes, depth.estimate_depth)
+               glb.glb_bytes, exporters.int_words, exporters.text_lines, exporters.stl_records,
+               checks.structural_checks, depth.estimate_depth)
 
     inputs = [image, source, depth_model, gamma, invert, smoothing, max_height, base, size, resolution,
               black_threshold, black, black_alpha, solid, floor, colours]
     # Through gradio_client every input but the image is optional (the defaults above apply):
     # client.predict(handle_file("logo.png"), api_name="/png_to_glb_convert")[0] is the GLB.
-    outputs = [preview, files, heights, stats]
-    go.click(run_conversion, inputs, outputs, api_name="png_to_glb_convert", **HEAVY)
+    outputs = [preview, files, heights, validation, stats, last_glb]
+    go.click(run_conversion, inputs, outputs, api_name="png_to_glb_convert", **HEAVY).then(
+        run_khronos, [last_glb], [khronos], api_name="png_to_glb_validate", **HEAVY)
     # Clicking an example fills the input, then converts it with the current settings.
     shipped.load_input_event.then(run_conversion, inputs, outputs, api_name="png_to_glb_convert_example",
-                                  api_visibility="private", **HEAVY)
+                                  api_visibility="private", **HEAVY).then(
+        run_khronos, [last_glb], [khronos], api_name="png_to_glb_validate_example", api_visibility="private", **HEAVY)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,7 @@
-"""From height map to mesh, and from mesh to GLB, OBJ and STL bytes.
+"""From height map to mesh: the relief, the welded black plane and the solid base.
+
+The files are written elsewhere: ``glb.py`` (GLB), ``exporters.py`` (OBJ, STL);
+``checks.py`` checks what was written.
 
 What it teaches:
 
@@ -18,9 +21,6 @@ What it teaches:
 * **Watertight solids for printing.** ``solid=True`` adds side walls along the
   boundary and a flat bottom, sharing vertices, so every edge has exactly two
   triangles (``trimesh`` reports ``is_watertight``).
-* **Writing GLB by hand** with NumPy: a JSON chunk describing accessors and a
-  binary chunk with the arrays, 4-byte aligned. It is fast and lets us choose
-  primitives, materials and ``COLOR_0`` exactly.
 
 Coordinates: millimetres, x to the right, y up the image, z out of the picture.
 The same numbers mean "lying flat, height up" in STL (Z-up, what slicers use)
@@ -30,10 +30,6 @@ default camera). GLB positions are written in metres, glTF's unit.
 
 from __future__ import annotations
 
-import io
-import json
-import struct
-import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,10 +47,6 @@ BASE_GREY = (0.55, 0.55, 0.58)
 
 # Colour of the plane in "opaque" mode: almost black (pure black hides shading).
 OPAQUE_BLACK = (0.02, 0.02, 0.02)
-
-# Decimal places in OBJ text: 0.1 micrometre, far below any printer's resolution.
-OBJ_DIGITS = 4
-
 
 class MeshError(ValueError):
     """The settings leave nothing to build; the message says what to change."""
@@ -502,266 +494,3 @@ def build_mesh(heightmap, *, black: str = "transparent", solid: bool = False, fl
         solid=solid,
         notes=notes,
     )
-
-
-# --------------------------------------------------------------------------
-# GLB, by hand
-# --------------------------------------------------------------------------
-
-_FLOAT, _UBYTE, _USHORT, _UINT = 5126, 5121, 5123, 5125
-_ARRAY_BUFFER, _ELEMENT_ARRAY_BUFFER = 34962, 34963
-
-
-def srgb_to_linear_u16(colors: np.ndarray) -> np.ndarray:
-    """sRGB bytes -> linear values as normalised uint16 (glTF's COLOR_0 is linear).
-
-    16 bits keep dark tones exact on the way back to sRGB; 8-bit linear would
-    merge the darkest dozen sRGB levels into one.
-    """
-    c = np.arange(256, dtype=np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    # A 257-entry table: index 256 holds the alpha channel's "fully opaque".
-    lut = np.append(np.round(lin * 65535.0), 65535.0).astype(np.uint16)
-    idx = np.empty(colors.shape[:-1] + (4,), np.uint16)
-    idx[..., :3] = colors
-    idx[..., 3] = 256
-    return lut[idx]
-
-
-def linear_u16_to_srgb(values: np.ndarray) -> np.ndarray:
-    """Inverse of ``srgb_to_linear_u16`` for the first three channels (for checks)."""
-    lin = values[..., :3].astype(np.float64) / 65535.0
-    s = np.where(lin <= 0.0031308, lin * 12.92, 1.055 * lin ** (1 / 2.4) - 0.055)
-    return np.clip(np.round(s * 255.0), 0, 255).astype(np.uint8)
-
-
-def _material(name, rgb, alpha=1.0, mode="OPAQUE", double_sided=False):
-    m = {
-        "name": name,
-        "pbrMetallicRoughness": {
-            "baseColorFactor": [float(rgb[0]), float(rgb[1]), float(rgb[2]), float(alpha)],
-            "metallicFactor": 0.0,
-            "roughnessFactor": 0.8,
-        },
-        "doubleSided": bool(double_sided),
-    }
-    if mode != "OPAQUE":
-        m["alphaMode"] = mode
-        if mode == "MASK":
-            m["alphaCutoff"] = 0.5
-    return m
-
-
-def glb_bytes(mesh: ReliefMesh, *, black_alpha: float = 0.0, colors: bool = True, normals: bool = True) -> bytes:
-    """Serialise the mesh as a binary glTF 2.0 file (GLB).
-
-    Layout: one POSITION accessor (and NORMAL, COLOR_0) shared by up to three
-    primitives - relief, black plane, base - each with its own index accessor
-    and material. Sharing the vertex accessor is what keeps the seam welded in
-    the file itself, not just in memory.
-
-    Args:
-        mesh: from ``build_mesh``.
-        black_alpha: opacity of the plane in "transparent" mode (0 = invisible,
-            written as alphaMode MASK; above 0 as BLEND).
-        colors: write the image colours as COLOR_0 on the relief.
-        normals: write smooth normals for the top (the base is left without, so
-            viewers shade its flat faces flat, as the glTF spec requires).
-
-    Returns:
-        The GLB file as bytes.
-    """
-    n = len(mesh.vertices)
-    # Views hold (array, target); offsets are computed once all are known.
-    views: list[tuple[np.ndarray, int]] = []
-    accessors: list[dict] = []
-
-    def add(arr: np.ndarray, target: int, comp: int, typ: str, count: int, **extra) -> int:
-        views.append((np.ascontiguousarray(arr), target))
-        accessors.append({"bufferView": len(views) - 1, "componentType": comp, "count": count, "type": typ, **extra})
-        return len(accessors) - 1
-
-    # POSITION needs exact min/max (the validator checks them); float32 values
-    # printed as Python floats round-trip exactly.
-    pos = mesh.vertices * np.float32(GLTF_UNITS_PER_MM)
-    # Column by column: a reduction over axis 0 of an (N, 3) array is ~30x slower.
-    lo = [pos[:, i].min() for i in range(3)]
-    hi = [pos[:, i].max() for i in range(3)]
-    a_pos = add(pos, _ARRAY_BUFFER, _FLOAT, "VEC3", n, min=[float(v) for v in lo], max=[float(v) for v in hi])
-    top_attrs = {"POSITION": a_pos}
-    if normals:
-        top_attrs["NORMAL"] = add(mesh.normals, _ARRAY_BUFFER, _FLOAT, "VEC3", n)
-    relief_attrs = dict(top_attrs)
-    if colors and mesh.colors is not None:
-        relief_attrs["COLOR_0"] = add(
-            srgb_to_linear_u16(mesh.colors), _ARRAY_BUFFER, _USHORT, "VEC4", n, normalized=True
-        )
-
-    # Indices: 16-bit when every index fits (smaller file), else 32-bit.
-    small = n <= 65535
-    idx_dtype, idx_comp = (np.uint16, _USHORT) if small else (np.uint32, _UINT)
-
-    def add_indices(faces: np.ndarray) -> int:
-        flat = faces.reshape(-1)
-        return add(flat.astype(idx_dtype, copy=False), _ELEMENT_ARRAY_BUFFER, idx_comp, "SCALAR", flat.size)
-
-    materials = []
-    primitives = []
-    double_sided = not mesh.solid
-    if len(mesh.relief_faces):
-        base_color = (1.0, 1.0, 1.0) if "COLOR_0" in relief_attrs else RELIEF_GREY
-        materials.append(_material("relief", base_color, double_sided=double_sided))
-        primitives.append(
-            {
-                "attributes": relief_attrs,
-                "indices": add_indices(mesh.relief_faces),
-                "material": len(materials) - 1,
-                "mode": 4,
-            }
-        )
-    if len(mesh.flat_faces):
-        if mesh.black == "opaque":
-            mat = _material("black_plane", OPAQUE_BLACK, double_sided=double_sided)
-        else:
-            # Fully transparent: MASK discards every fragment, so no viewer draws it
-            # or hides anything behind it. Partly transparent: BLEND.
-            a = float(black_alpha)
-            mat = _material(
-                "black_plane", (0.0, 0.0, 0.0), alpha=a, mode="MASK" if a <= 0.0 else "BLEND", double_sided=True
-            )
-        materials.append(mat)
-        primitives.append(
-            {
-                "attributes": dict(top_attrs),
-                "indices": add_indices(mesh.flat_faces),
-                "material": len(materials) - 1,
-                "mode": 4,
-            }
-        )
-    base = mesh.base_faces
-    if len(base):
-        materials.append(_material("base", BASE_GREY))
-        primitives.append(
-            {"attributes": {"POSITION": a_pos}, "indices": add_indices(base), "material": len(materials) - 1, "mode": 4}
-        )
-    if not primitives:
-        raise MeshError("The mesh has no triangles to write.")
-
-    # Lay the binary chunk out: each view starts on a 4-byte boundary.
-    offsets, total = [], 0
-    buffer_views = []
-    for arr, target in views:
-        offsets.append(total)
-        buffer_views.append({"buffer": 0, "byteOffset": total, "byteLength": arr.nbytes, "target": target})
-        total += (arr.nbytes + 3) & ~3
-    gltf = {
-        "asset": {"version": "2.0", "generator": "ai-teaching-suite png_to_glb (numpy)"},
-        "scene": 0,
-        "scenes": [{"nodes": [0]}],
-        "nodes": [{"mesh": 0, "name": "relief"}],
-        "meshes": [{"name": "relief", "primitives": primitives}],
-        "materials": materials,
-        "accessors": accessors,
-        "bufferViews": buffer_views,
-        "buffers": [{"byteLength": total}],
-    }
-    js = json.dumps(gltf, separators=(",", ":")).encode("utf-8")
-    js += b" " * (-len(js) % 4)  # the JSON chunk is padded with spaces
-
-    # Header, JSON chunk, BIN chunk header, then each array followed by its padding.
-    # bytes.join takes the arrays' memory directly (buffer protocol), so the whole
-    # file is assembled with one allocation and one copy of each array.
-    length = 12 + 8 + len(js) + 8 + total
-    pieces: list = [
-        struct.pack("<4sII", b"glTF", 2, length),
-        struct.pack("<I4s", len(js), b"JSON"),
-        js,
-        struct.pack("<I4s", total, b"BIN\0"),
-    ]
-    for arr, _ in views:
-        pieces.append(memoryview(arr).cast("B"))
-        pieces.append(b"\0" * (-arr.nbytes % 4))
-    return b"".join(pieces)
-
-
-# --------------------------------------------------------------------------
-# OBJ (+MTL) and STL
-# --------------------------------------------------------------------------
-
-
-def obj_and_mtl(
-    mesh: ReliefMesh, *, mtl_name: str = "model.mtl", colors: bool = True, black_alpha: float = 0.0
-) -> tuple[str, str]:
-    """Wavefront OBJ text (one shared vertex list, one group per material) and its MTL.
-
-    Vertex colours, when on, use the common ``v x y z r g b`` extension (sRGB in
-    0..1) that Blender, MeshLab and trimesh read. Units are millimetres.
-    """
-    fmt = f"%.{OBJ_DIGITS}f"
-    v = mesh.vertices.astype(np.float64)
-    if colors and mesh.colors is not None:
-        data = np.concatenate([v, mesh.colors.astype(np.float64) / 255.0], axis=1)
-        vlines = (f"v {fmt} {fmt} {fmt} {fmt} {fmt} {fmt}\n" * len(data)) % tuple(data.ravel().tolist())
-    else:
-        vlines = (f"v {fmt} {fmt} {fmt}\n" * len(v)) % tuple(v.ravel().tolist())
-
-    def faces_block(name: str, faces: np.ndarray) -> str:
-        if not len(faces):
-            return ""
-        head = f"g {name}\nusemtl {name}\n"
-        return head + ("f %d %d %d\n" * len(faces)) % tuple((faces.astype(np.int64) + 1).ravel().tolist())
-
-    obj = "".join(
-        [
-            "# PNG to GLB lab: relief from image brightness, millimetres\n",
-            f"mtllib {mtl_name}\n",
-            vlines,
-            faces_block("relief", mesh.relief_faces),
-            faces_block("black_plane", mesh.flat_faces),
-            faces_block("base", mesh.base_faces),
-        ]
-    )
-    relief_kd = (1.0, 1.0, 1.0) if (colors and mesh.colors is not None) else RELIEF_GREY
-    alpha = 1.0 if mesh.black == "opaque" else float(black_alpha)
-    plane_kd = OPAQUE_BLACK if mesh.black == "opaque" else (0.0, 0.0, 0.0)
-    mtl = "".join(
-        [
-            "# Materials for the PNG to GLB lab (d = opacity, Tr = 1 - d)\n",
-            f"newmtl relief\nKd {relief_kd[0]} {relief_kd[1]} {relief_kd[2]}\nKa 0 0 0\nKs 0 0 0\nd 1\nillum 1\n\n",
-            f"newmtl black_plane\nKd {plane_kd[0]} {plane_kd[1]} {plane_kd[2]}\nKa 0 0 0\nKs 0 0 0\n"
-            f"d {alpha}\nTr {1.0 - alpha}\nillum 1\n\n",
-            f"newmtl base\nKd {BASE_GREY[0]} {BASE_GREY[1]} {BASE_GREY[2]}\nKa 0 0 0\nKs 0 0 0\nd 1\nillum 1\n",
-        ]
-    )
-    return obj, mtl
-
-
-def obj_zip_bytes(mesh: ReliefMesh, *, stem: str = "model", colors: bool = True, black_alpha: float = 0.0) -> bytes:
-    """The OBJ and its MTL in one zip (they belong together)."""
-    obj, mtl = obj_and_mtl(mesh, mtl_name=f"{stem}.mtl", colors=colors, black_alpha=black_alpha)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
-        zf.writestr(f"{stem}.obj", obj)
-        zf.writestr(f"{stem}.mtl", mtl)
-    return buf.getvalue()
-
-
-def stl_bytes(mesh: ReliefMesh) -> bytes:
-    """Binary STL through trimesh (geometry only: STL has no materials or transparency)."""
-    import trimesh
-
-    tm = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces, process=False)
-    return tm.export(file_type="stl")
-
-
-def check_mesh(mesh: ReliefMesh) -> dict:
-    """Ask trimesh whether the mesh is watertight, and its volume if it is."""
-    import trimesh
-
-    tm = trimesh.Trimesh(vertices=mesh.vertices, faces=mesh.faces, process=False)
-    watertight = bool(tm.is_watertight)
-    return {
-        "watertight": watertight,
-        "winding_consistent": bool(tm.is_winding_consistent),
-        "volume_mm3": float(tm.volume) if watertight else None,
-    }

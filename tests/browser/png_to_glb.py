@@ -29,7 +29,7 @@ def api_smoke(client) -> None:
     img = Image.new("RGB", (32, 32), "black")
     ImageDraw.Draw(img).rectangle([8, 8, 23, 23], fill="white")
     img.save(path)
-    preview, files, heights, stats = client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
+    preview, files, heights, _validation, stats = client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
     glb = preview["path"] if isinstance(preview, dict) else preview
     assert str(glb).endswith(".glb")
     assert re.search(r"Triangles \| [\d,]+", stats), stats
