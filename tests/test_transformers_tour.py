@@ -103,6 +103,7 @@ def fake_hub(monkeypatch):
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("ML_LABS_HUB", "online")  # no probe: the fake hub below answers
     calls, repos = [], {}
 
     def model_info(self, repo_id, **kwargs):

