@@ -187,10 +187,11 @@ _ENTRIES = (
             "Lay out a library (src/, pyproject.toml, PEP 639 licence) and build it with python -m build",
             "Read a wheel (tags, METADATA, RECORD hashes) and validate it with twine and check-wheel-contents",
             "Prove it installs: a fresh venv, predict() and the console script, offline",
-            "Compare MIT with Apache-2.0, ship bytecode-only or native wheels, publish to (Test)PyPI",
+            "Compare MIT with Apache-2.0, repair a native wheel to manylinux, publish for real to a local index",
         ),
         minutes=25,
-        needs=("torch", "safetensors", "build", "twine", "check_wheel_contents"),
+        needs=("torch", "safetensors", "build", "twine", "check_wheel_contents", "pypiserver", "passlib",
+               "auditwheel"),
         color_from="yellow",
         color_to="green",
         apt=("gcc", "binutils"),  # the native wheel flavour (cc) and its symbol table (nm)

@@ -162,8 +162,10 @@ def test_licence_comparison_and_publish_steps():
     assert licences.word_count("MIT") < 200 < 1500 < licences.word_count("Apache-2.0")
     steps = publish.publish_steps(spec_for())
     assert "twine upload -r testpypi dist/*" in steps and "twine upload dist/*" in steps and "id-token: write" in steps
-    assert "pip install -i <TestPyPI simple index URL> --no-deps tiny-moons==0.1.0" in steps
-    assert "pypi.org" not in steps  # repository names and a placeholder, no host names
+    assert "pip install -i https://test.pypi.org/simple/ --no-deps tiny-moons==0.1.0" in steps
+    assert "<" not in steps.replace("<paste", "")  # no placeholder left to fill in
+    local = publish.publish_steps(spec_for(), local_url="http://127.0.0.1:4321/")
+    assert "pip install -i http://127.0.0.1:4321/simple/ --no-deps tiny-moons==0.1.0" in local
 
 
 def test_publish_workflow_targets_pypi_by_default(trained):

@@ -11,8 +11,8 @@ import json
 import gradio as gr
 
 from labs import get
-from labs.wheel_packaging import (building, checks, inspection, licences, naming, pipeline, project, publish,
-                                  sourceless, tinymodels, tryout)
+from labs.wheel_packaging import (building, checks, index, inspection, licences, naming, pipeline, project, publish,
+                                  release, sourceless, tinymodels, tryout)
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("wheel_packaging")
@@ -41,7 +41,8 @@ def _environment_line() -> str:
     return (f"**Runs here, for real:** training on this machine's CPU with torch; builds with `python -m build` "
             f"(default `--no-isolation`, using {backend}; tick *Isolated build* for the PEP 517 default, which "
             f"downloads setuptools from PyPI); installs into a fresh venv with pip; {native}. "
-            "Publishing to PyPI is shown, never run.")
+            "Publishing runs for real against the lab's own package index (pypiserver on 127.0.0.1, started "
+            "for the run and stopped after it); publishing to PyPI itself is shown, never run.")
 
 
 def _training_md(spec: naming.ProjectSpec, trained: tinymodels.TrainedModel) -> str:
@@ -126,8 +127,36 @@ def build_sourceless(name, version, license, model, holder, isolated, progress=g
     summary += (f"\n\nThe bytecode wheel contains {'**no** `.py` file' if no_py else '`.py` files (unexpected)'}; "
                 "check-wheel-contents flags its `.pyc` files (W001), as it should: shipping bytecode is "
                 "usually a mistake, here it is the point.")
+    if done.repair is not None:
+        r = done.repair
+        summary += (f"\n\n**auditwheel** (for real, {r.seconds:.1f} s): `{r.original.name}` (tag `linux_x86_64`, which "
+                    f"PyPI refuses) → `{r.repaired.name}` (tag `{r.tag}`), ready for PyPI.")
+        repair_text = f"$ auditwheel show {r.original.name}\n{r.show}\n\n$ auditwheel repair {r.original.name}\n{r.repair_log}"
+    else:
+        summary += f"\n\n⚠️ auditwheel was not run: {done.repair_note}"
+        repair_text = done.repair_note
     return (summary, gr.Dataframe(value=done.matrix_rows, headers=done.matrix_headers), done.disassembly,
-            done.symbols, done.log, done.downloads)
+            done.symbols, repair_text, done.log, done.downloads)
+
+
+@friendly
+def publish_local(name, version, license, model, holder, isolated, progress=gr.Progress()):
+    """Build twice, publish to the lab's own index on 127.0.0.1, install from it, try to re-upload."""
+    spec = naming.validate_spec(name, version, license, holder, model)
+    done = pipeline.publish_locally(spec, isolated=bool(isolated), progress=lambda f, message: progress(f, desc=message))
+    repro = done.reproducibility
+    summary = (f"✅ **Published for real** to a local index at `{done.index_url}` (pypiserver, this run only, now "
+               f"stopped) in {done.seconds:.1f} s: `twine upload` of {', '.join(f'`{f}`' for f in done.files)}.\n\n"
+               f"✅ **Installed from that index** into a fresh venv (`pip install -i {done.index_url}simple/ "
+               f"--no-deps {spec.name}=={spec.version}`): `predict()` → `{json.dumps(done.prediction['prediction'])}`.\n\n"
+               + (f"✅ **Re-upload of {spec.version} refused** by the index: *{done.refusal}*. PyPI does the same "
+                  "(a file name can be used once, ever): publish a new version instead."
+                  if done.refused else f"❌ The re-upload was not refused: {done.refusal}") + "\n\n"
+               + (f"**Reproducible build** (`SOURCE_DATE_EPOCH={repro.epoch}`, built twice): the wheel's sha256 is "
+                  + ("identical" if repro.rows[-1][3] == "identical" else "**different**")
+                  + "; see the table for the sdist."))
+    return (summary, gr.Dataframe(value=repro.rows, headers=["file", "sha256, build 1", "sha256, build 2", "verdict"]),
+            done.listing, done.log(), done.downloads, publish.publish_steps(spec, local_url=done.index_url))
 
 
 @friendly
@@ -214,6 +243,8 @@ with gr.Blocks(title=LAB.title) as demo:
                 disassembly = gr.Code("", language=None, label="What a .pyc still tells a reader",
                                       max_lines=40)
                 symbols = gr.Code("", language=None, label="What the .so still tells a reader", max_lines=40)
+            repair_log = gr.Code("", language="shell", label="auditwheel show / repair: linux_x86_64 → manylinux",
+                                 max_lines=40)
             flavour_log = gr.Code("", language="shell", label="Builds, installs and runs", max_lines=40)
             flavour_files = gr.File(label="The three wheels", file_count="multiple")
             gr.Markdown(sourceless.HONEST_NOTE)
@@ -229,7 +260,19 @@ with gr.Blocks(title=LAB.title) as demo:
             publish_md = gr.Markdown(publish.publish_steps(
                 naming.validate_spec(DEFAULTS["name"], DEFAULTS["version"], DEFAULTS["license"],
                                      DEFAULTS["holder"], DEFAULTS["model"])))
-            gr.Markdown("*This lab never uploads and never asks for a token.*")
+            gr.Markdown("### Do it for real, locally\nThe button starts the lab's own package index "
+                        "(pypiserver on 127.0.0.1, a free port, a fresh folder and a password made for this run), "
+                        "builds twice with `SOURCE_DATE_EPOCH` and compares the sha256, uploads with `twine`, "
+                        "installs with `pip install -i` into a fresh venv, then uploads the same version again to "
+                        "see it refused. The index is stopped when the run ends. *Nothing goes to PyPI and the lab "
+                        "never asks for a token.*")
+            publish_btn = gr.Button("Publish to a local index, install from it, re-upload", elem_id=f"{SLUG}_publish")
+            publish_summary = gr.Markdown(elem_id=f"{SLUG}_publish_summary")
+            repro_table = gr.Dataframe(headers=["file", "sha256, build 1", "sha256, build 2", "verdict"],
+                                       label="Reproducible build: two builds, sha256 by file")
+            index_listing = gr.Code("", language=None, label="The index's simple page for the project (what pip read)")
+            publish_log = gr.Code("", language="shell", label="twine, pip and the index's access log", max_lines=60)
+            publish_files = gr.File(label="The published sdist and wheel", file_count="multiple")
 
     main_outputs = [status, files_state, file_pick, file_view, zip_file, build_log, dist_files, report_md,
                     metadata_view, record_view, checks_log, proof_md, proof_log, publish_md]
@@ -238,15 +281,19 @@ with gr.Blocks(title=LAB.title) as demo:
                                    api_visibility="undocumented", **HEAVY)
     file_pick.change(show_file, [file_pick, files_state], file_view, api_name=f"{SLUG}_show_file",
                      show_progress="hidden")
-    sourceless_btn.click(build_sourceless, inputs, [sourceless_md, matrix, disassembly, symbols, flavour_log,
-                                                    flavour_files], api_name=f"{SLUG}_sourceless", **HEAVY)
+    sourceless_btn.click(build_sourceless, inputs, [sourceless_md, matrix, disassembly, symbols, repair_log,
+                                                    flavour_log, flavour_files], api_name=f"{SLUG}_sourceless", **HEAVY)
+    publish_btn.click(publish_local, inputs, [publish_summary, repro_table, index_listing, publish_log, publish_files,
+                                                publish_md],
+                      api_name=f"{SLUG}_publish_local", **HEAVY)
     compare_btn.click(compare_licences, [name, version, model, holder, isolated], [compare_md, mit_meta, apache_meta],
                       api_name=f"{SLUG}_compare_licences", **HEAVY)
 
     code_panel(pipeline.build_and_install, naming.validate_name, naming.validate_version, tinymodels.train,
                project.render_project, project.with_flavour, building.run_build, inspection.inspect_wheel,
                inspection.verify_record, checks.run_checks, tryout.install_and_run, pipeline.build_flavours,
-               sourceless.build_flavour, sourceless.disassemble, sourceless.exported_symbols)
+               sourceless.build_flavour, sourceless.disassemble, sourceless.exported_symbols, release.repair,
+               pipeline.publish_locally, index.local_index, index.twine_upload, release.compare_builds)
 
 
 if __name__ == "__main__":

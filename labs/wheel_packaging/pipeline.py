@@ -9,12 +9,16 @@ copied to the download shelf first (`workdir.keep`).
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from labs.wheel_packaging import (building, checks, inspection, naming, project, sourceless, tinymodels, tryout,
-                                  workdir)
+from labs.wheel_packaging import (building, checks, index, inspection, naming, project, release, sourceless,
+                                  tinymodels, tryout, workdir)
+from shared.serving import Deadline, request_budget
 
 Progress = Callable[[float, str], Any]
 
@@ -128,6 +132,8 @@ class Flavours:
     bytecode_has_source: bool  # True would be a bug: the bytecode wheel must hold no .py
     disassembly: str  # what the bytecode wheel's .pyc still tells a reader
     symbols: str  # what the native wheel's shared library still tells a reader
+    repair: release.Repair | None  # auditwheel show/repair of the native wheel (None: not available here)
+    repair_note: str  # why there is no repair, when there is none
     log: str  # every build, install and run, then check-wheel-contents on the bytecode wheel
     downloads: list[str] = field(default_factory=list)  # the three wheels, on the download shelf
 
@@ -155,12 +161,20 @@ def build_flavours(spec: naming.ProjectSpec, *, isolated: bool = False, progress
         bytecode = next(b for b in builds if b.flavour == "bytecode")
         native = next(b for b in builds if b.flavour == "native")
         contents = checks.wheel_contents_check(bytecode.build.wheel, spec.import_name)
+        progress(0.85, "auditwheel show / repair of the native wheel (manylinux tag)")
+        repaired, note = None, ""
+        try:
+            repaired = release.repair(native.build.wheel, work / "wheelhouse")
+        except ImportError as exc:  # MissingDependency: the other wheels are still worth showing
+            note = str(exc)
         return Flavours(builds=builds, matrix_headers=headers, matrix_rows=rows,
                         bytecode_has_source=has_source(bytecode.report),
                         disassembly=sourceless.disassemble(bytecode.build.wheel, spec.import_name),
                         symbols=sourceless.exported_symbols(native.build.wheel, work),
+                        repair=repaired, repair_note=note,
                         log="\n\n".join(logs) + "\n\n" + checks.checks_text([contents]),
-                        downloads=workdir.keep(*(b.build.wheel for b in builds)))
+                        downloads=workdir.keep(*(b.build.wheel for b in builds),
+                                               repaired.repaired if repaired else None))
 
 
 # ---- 3. The same project under each licence ----------------------------------------------------
@@ -196,3 +210,96 @@ def build_licences(name: str, version: str, model: str, holder: str, *, isolated
             wheels.append(LicenceWheel(license=license, report=inspection.inspect_wheel(built.wheel),
                                        first_source_line=proj.text(f"src/{spec.import_name}/model.py").split("\n")[0]))
     return wheels
+
+
+# ---- 4. Publish for real, to the lab's own index on 127.0.0.1 -----------------------------------
+
+@dataclass
+class Published:
+    """A build published to a local pypiserver, installed from it, and a re-upload refused."""
+
+    index_url: str  # where the index listened (it is stopped now)
+    files: list[str]  # what was uploaded
+    listing: str  # the simple-index page pip read, as file names
+    prediction: dict  # predict() in the venv installed from the index
+    refused: bool  # the re-upload of the same version was refused
+    refusal: str  # the index's own words
+    reproducibility: release.Reproducibility
+    steps: list[index.Step]
+    server_log: str
+    seconds: float
+    downloads: list[str] = field(default_factory=list)
+
+    def log(self) -> str:
+        """Every command against the index, then the server's access log."""
+        return ("\n\n".join(s.log() for s in self.steps)
+                + f"\n\n# pypiserver access log (last lines)\n{self.server_log}")
+
+
+def _left(deadline: Deadline, cap: float) -> float:
+    deadline.check()
+    return max(1.0, min(cap, deadline.left()))
+
+
+def publish_locally(spec: naming.ProjectSpec, *, isolated: bool = False, progress: Progress = _quiet) -> Published:
+    """Build twice (reproducible?), upload with twine to a local index, pip install from it, re-upload.
+
+    The index is the lab's own pypiserver on 127.0.0.1 (`index.local_index`), started for this run
+    and stopped when it ends; nothing goes to PyPI. The whole run has the request's time budget
+    (60 s on a shared server).
+
+    Raises:
+        ValueError: A step failed (build, upload, install), with the tool's own message; or the
+            budget ran out (`BudgetExceeded`).
+        ImportError: pypiserver, passlib or twine is missing.
+    """
+    deadline = Deadline(request_budget(), what="the local publish")
+    index.check_tools()
+    start = time.perf_counter()
+    progress(0.05, "Training the tiny model with torch")
+    trained = tinymodels.train(spec.model)
+    proj = project.render_project(spec, trained)
+    with workdir.scratch() as work:
+        root = project.write_project(proj, work / "project")
+        progress(0.2, f"Building twice with SOURCE_DATE_EPOCH={building.SOURCE_DATE_EPOCH}")
+        first = building.run_build(root, work / "dist", isolated=isolated,
+                                   timeout=_left(deadline, building.BUILD_TIMEOUT_S))
+        second = building.run_build(root, work / "dist-again", isolated=isolated,
+                                    timeout=_left(deadline, building.BUILD_TIMEOUT_S))
+        repro = release.compare_builds([first.sdist, first.wheel], [second.sdist, second.wheel],
+                                       epoch=building.SOURCE_DATE_EPOCH)
+        files = [first.sdist, first.wheel]
+        progress(0.45, "Starting the local index (pypiserver on 127.0.0.1)")
+        with index.local_index(work / "index", timeout=_left(deadline, index.START_TIMEOUT_S)) as idx:
+            steps = [index.twine_upload(idx, files, timeout=_left(deadline, index.STEP_TIMEOUT_S))]
+            if steps[-1].returncode != 0:
+                raise index.IndexRunError(f"twine upload to the local index failed:\n{steps[-1].output[-2000:]}")
+            page = index.listing(idx, spec.normalized)
+            progress(0.6, "Installing from the local index into a fresh venv")
+            venv = work / "fresh-venv"
+            steps.append(index.run("Create an empty virtual environment",
+                                   [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+                                   timeout=_left(deadline, index.STEP_TIMEOUT_S)))
+            python = tryout.venv_python(venv)
+            steps.append(index.pip_install(idx, python, f"{spec.name}=={spec.version}",
+                                           timeout=_left(deadline, index.STEP_TIMEOUT_S)))
+            if steps[-1].returncode != 0:
+                raise index.IndexRunError(f"pip install from the local index failed:\n{steps[-1].output[-2000:]}")
+            example, _ = example_of(trained.config)
+            steps.append(index.run("Import it and call predict()",
+                                   [str(python), "-c", tryout.PREDICT_PROGRAM, spec.import_name, json.dumps(example)],
+                                   timeout=_left(deadline, index.STEP_TIMEOUT_S)))
+            if steps[-1].returncode != 0:
+                raise index.IndexRunError(f"The installed package failed to run:\n{steps[-1].output[-2000:]}")
+            prediction = json.loads(steps[-1].output.strip().splitlines()[-1])
+            progress(0.8, "Uploading the same version again (the index must refuse it)")
+            again = index.twine_upload(idx, [first.wheel], title="Upload the same version again",
+                                       timeout=_left(deadline, index.STEP_TIMEOUT_S))
+            steps.append(again)
+            server_log = idx.server_log()
+            url = idx.url
+        return Published(index_url=url, files=[p.name for p in files], listing=page, prediction=prediction,
+                         refused=again.returncode != 0 and "already exists" in again.output,
+                         refusal=index.refusal(again) if again.returncode != 0 else "(accepted: not expected)",
+                         reproducibility=repro, steps=steps, server_log=server_log,
+                         seconds=time.perf_counter() - start, downloads=workdir.keep(*files))
