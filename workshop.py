@@ -6,6 +6,7 @@
     python workshop.py prefetch --dry-run     # what would be downloaded, with sizes
     python workshop.py serve --replicas 2 --host 0.0.0.0 --port 7860
                                               # one server, N launcher processes behind nginx
+    python workshop.py deploy --out deploy/   # the suite's image, Compose and Kubernetes files, linted
 
 After `prefetch`, the suite works with the network unplugged: the hub models sit in the Hugging
 Face cache (`HF_HOME`), the npm tools in .ci/node_modules, the Debian tools are installed, and
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from labs import LABS, Lab, get  # noqa: E402
+from labs.docker_mlops.suite_deploy import AFFINITY_COOKIE  # noqa: E402,F401  (nginx's affinity cookie)
 from shared.optional import missing  # noqa: E402
 
 # The command a Debian package gives (what `doctor` looks for on PATH).
@@ -239,56 +241,27 @@ def prefetch(labs: Sequence[Lab], *, wheels: Path | None = None, system: bool = 
 
 # ------------------------------------------------------------------------------------ replicas behind nginx
 
-AFFINITY_COOKIE = "ml_labs_replica"
+def nginx_conf(ports: Sequence[int], *, listen: str, folder: Path) -> str:
+    """nginx in front of replicas on loopback `ports`, sticky by cookie (docker_mlops' suite template)."""
+    from labs.docker_mlops.suite_deploy import nginx_conf as template
+
+    return template([f"127.0.0.1:{port}" for port in ports], listen=listen, folder=folder)
 
 
-def nginx_conf(ports: Sequence[int], *, listen: str, folder: Path, max_body_mb: int = 60) -> str:
-    """An nginx configuration: one front on `listen` (host:port), the replicas on loopback `ports`,
-    sticky by a cookie nginx sets itself, streaming (SSE) unbuffered, files written under `folder`."""
-    servers = "\n".join(f"    server 127.0.0.1:{port} max_fails=1 fail_timeout=10s;" for port in ports)
-    temp = "\n".join(f"  {kind}_temp_path {folder / kind};" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return f"""# Written by workshop.py serve: {len(ports)} launcher replicas behind one front.
-worker_processes 1;
-pid {folder / 'nginx.pid'};
-error_log {folder / 'error.log'} warn;
-events {{ worker_connections 2048; }}
-http {{
-{temp}
-  access_log off;
-  client_max_body_size {max_body_mb}m;
-  # Session affinity: hash the visitor's cookie; a first request (no cookie yet) hashes a fresh
-  # random id, which the answer then sets as the cookie, so the visitor stays where it landed.
-  map $cookie_{AFFINITY_COOKIE} $affinity {{
-    "" $request_id;
-    default $cookie_{AFFINITY_COOKIE};
-  }}
-  map $http_upgrade $connection_upgrade {{
-    default upgrade;
-    "" close;
-  }}
-  upstream suite {{
-    hash $affinity consistent;
-{servers}
-  }}
-  server {{
-    listen {listen};
-    location / {{
-      proxy_pass http://suite;
-      proxy_http_version 1.1;
-      proxy_set_header Host $http_host;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_buffering off;            # gradio streams progress and results (server-sent events)
-      proxy_read_timeout 3600s;
-      proxy_next_upstream error timeout http_502;
-      add_header Set-Cookie "{AFFINITY_COOKIE}=$affinity; Path=/; HttpOnly; SameSite=Lax" always;
-      add_header X-Replica $upstream_addr always;  # which replica answered (for the operator and tests)
-    }}
-  }}
-}}
-"""
+def deploy(out: Path, replicas: int, max_replicas: int) -> int:
+    """Write the suite's image, Compose and Kubernetes files into `out` and lint them."""
+    from labs.docker_mlops import suite_deploy
+
+    files = suite_deploy.generate(replicas, max_replicas)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+    findings = suite_deploy.lint(files, replicas)
+    for item in findings:
+        print(f"{ {'ok': '✓', 'error': '✗'}.get(item.level, '~')} {item.file:14} {item.tool:20} {item.message}")
+    errors = sum(item.level == "error" for item in findings)
+    print(f"wrote {', '.join(files)} to {out}; {errors} error(s)")
+    return 1 if errors else 0
 
 
 class Replicas:
@@ -413,7 +386,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     srv.add_argument("--host", default="127.0.0.1", help="the front's address (0.0.0.0 for a room)")
     srv.add_argument("--port", type=int, default=7860)
     srv.add_argument("--labs", help="comma-separated slugs (default: all)")
+    dep = sub.add_parser("deploy", help="write the suite's container image, Compose and Kubernetes files, linted")
+    dep.add_argument("--out", type=Path, default=ROOT / "deploy")
+    dep.add_argument("--replicas", type=int, default=3)
+    dep.add_argument("--max-replicas", type=int, default=10)
     args = parser.parse_args(argv)
+    if args.command == "deploy":
+        try:
+            return deploy(args.out, args.replicas, args.max_replicas)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
     labs = select(args.labs)
     if args.command == "serve":
         import time

@@ -101,3 +101,30 @@ def test_prefetch_offline_says_to_run_it_online(monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert workshop.prefetch([get("png_to_glb")], system=False, dry_run=True) == 1
     assert "run prefetch while online" in capsys.readouterr().out
+
+
+def test_deploy_files_are_committed_current_and_pass_the_linters(tmp_path):
+    from labs.docker_mlops import suite_deploy
+
+    files = suite_deploy.generate(3, 10)
+    for name, text in files.items():  # deploy/ is what `workshop.py deploy` writes today
+        assert (ROOT / "deploy" / name).read_text(encoding="utf-8") == text, \
+            f"deploy/{name} is stale: run .venv/bin/python workshop.py deploy"
+    findings = suite_deploy.lint(files, 3)
+    errors = [f"{f.file} {f.tool}: {f.message}" for f in findings if f.level == "error"]
+    assert not errors, errors
+    tools = {f.tool for f in findings if f.level == "ok"}
+    assert {"check-jsonschema", "kubernetes-validate", "KEDA models", "read back"} <= tools
+    conf = files["nginx.conf"]
+    assert "hash $affinity consistent;" in conf and "proxy_buffering off;" in conf
+    k8s = files["k8s.yaml"]
+    assert "nginx.ingress.kubernetes.io/affinity: cookie" in k8s and "runAsUser: 1000" in k8s
+
+
+def test_deploy_refuses_impossible_replica_counts():
+    from labs.docker_mlops import suite_deploy
+
+    with pytest.raises(ValueError, match="replicas must be"):
+        suite_deploy.generate(0, 10)
+    with pytest.raises(ValueError, match="replicas must be"):
+        suite_deploy.generate(5, 3)
