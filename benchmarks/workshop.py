@@ -1,6 +1,7 @@
 """A workshop room against one server: N participants walking through several labs at once.
 
     python benchmarks/workshop.py [--participants 20,40] [--labs png_to_glb,cloud_sdks,...] [--url URL]
+    python benchmarks/workshop.py --replicas 1,2 --participants 20 --labs png_to_glb,dataset_distillation
 
 Starts the launcher as its own process in shared mode (or uses `--url`, e.g. the nginx front of
 `python workshop.py serve --replicas 2`). Each simulated participant is a gradio_client that walks
@@ -12,6 +13,10 @@ server's memory (RSS of its whole process tree) is sampled every second.
 Printed: per lab, p50/p95 alone (one participant, measured first in the same run) and under
 load, with the ratio (what queueing and sharing the CPU cost); errors (goal 0); the light call's
 p95 under load (goal under 1 s); server RSS at start, peak and end (goal: bounded).
+
+With `--replicas 1,2`, the same room runs against `workshop.py serve`'s nginx front with 1, then 2
+launcher replicas (cookie affinity), and the throughput (lab walk-throughs per minute) of each is
+printed with the ratio.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.page_load import start  # noqa: E402
+from benchmarks.startup import free_port  # noqa: E402
 
 DEFAULT_LABS = "png_to_glb,cloud_sdks,keda_autoscaling,docker_mlops,transformers_tour,cuda_benchmark,wheel_packaging"
 
@@ -75,17 +81,20 @@ def walk(url: str, labs: list[str], seed: int, results: dict, errors: list, lock
             results.setdefault(slug, []).append(time.perf_counter() - begin)
 
 
-def rss_tree(pid: int) -> int:
+def rss_tree(pids: list[int]) -> int:
     import psutil
 
-    try:
-        proc = psutil.Process(pid)
-        return sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
-    except psutil.Error:
-        return 0
+    total = 0
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            total += sum(p.memory_info().rss for p in [proc, *proc.children(recursive=True)])
+        except psutil.Error:
+            pass
+    return total
 
 
-def room(url: str, labs: list[str], participants: int, server_pid: int | None) -> dict:
+def room(url: str, labs: list[str], participants: int, server_pids: list[int]) -> dict:
     results: dict[str, list[float]] = {}
     errors: list[str] = []
     lock = threading.Lock()
@@ -105,8 +114,8 @@ def room(url: str, labs: list[str], participants: int, server_pid: int | None) -
             stop.wait(0.25)
 
     def sample():
-        while not stop.is_set() and server_pid:
-            memory.append(rss_tree(server_pid))
+        while not stop.is_set() and server_pids:
+            memory.append(rss_tree(server_pids))
             stop.wait(1.0)
 
     helpers = [threading.Thread(target=probe, daemon=True), threading.Thread(target=sample, daemon=True)]
@@ -129,15 +138,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--participants", default="20,40", help="room sizes to try, comma-separated")
     parser.add_argument("--labs", default=DEFAULT_LABS, help="the labs each participant walks through")
     parser.add_argument("--url", help="an already running suite (default: start the launcher here)")
+    parser.add_argument("--replicas", help="compare N launcher replicas behind nginx, e.g. 1,2")
     args = parser.parse_args(argv)
     labs = [s for s in args.labs.split(",") if s]
+    if args.replicas:
+        scale(labs, [int(n) for n in args.replicas.split(",")], int(args.participants.split(",")[0]))
+        return
     server = None
     url = args.url
     if not url:
         os.environ["ML_LABS_SHARED"] = "1"
         server, url = start([sys.executable, "launcher.py", "--labs", ",".join(sorted({*labs, "cloud_sdks"}))])
     try:
-        pid = server.pid if server else None
+        pid = [server.pid] if server else []
         alone = room(url, labs, 1, pid)
         print(f"server {url}; labs: {', '.join(labs)}")
         print(f"alone: {sum(len(v) for v in alone['results'].values())} calls, errors {len(alone['errors'])}")
@@ -167,6 +180,26 @@ def main(argv: list[str] | None = None) -> None:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+
+
+def scale(labs: list[str], counts: list[int], participants: int) -> None:
+    """The same room against 1, 2... replicas behind nginx: throughput and p95 per replica count."""
+    import workshop
+
+    os.environ["ML_LABS_SHARED"] = "1"
+    served = ",".join(sorted({*labs, "cloud_sdks"}))
+    first = None
+    print(f"{participants} participants, labs: {', '.join(labs)}")
+    for count in counts:
+        with workshop.Replicas(count, port=free_port(), labs=served) as front:
+            seen = room(front.url, labs, participants, [p.pid for p in front.procs])
+        calls = sum(len(v) for v in seen["results"].values())
+        rate = calls / seen["wall"] * 60
+        first = first or rate
+        worst = max((percentile(v, 0.95) for v in seen["results"].values()), default=float("nan"))
+        print(f"{count} replica(s): {calls} walk-throughs in {seen['wall']:.0f} s = {rate:.1f}/min "
+              f"({rate / first:.2f}x the first), worst lab p95 {worst:.1f} s, errors {len(seen['errors'])}, "
+              f"light p95 {percentile(seen['light'], 0.95):.3f} s")
 
 
 if __name__ == "__main__":
