@@ -41,19 +41,21 @@ GOAL_POINTS = 3.0  # the issue's goal: DM or DC within 3 points of full data at 
 GOAL_SECONDS = 60.0  # ... in under a minute on this CPU
 
 
-def run(kind: str, ks: list[int], methods: list[str], seeds: int, dm_iterations: int, dc_outer: int) -> dict:
-    from labs.dataset_distillation import data, distill, experiments, models
+def run(kind: str, ks: list[int], methods: list[str], seeds: int, dm_iterations: int, dc_outer: int,
+        dc_inner: int = 5, synth_seeds: int = 2) -> dict:
+    from labs.dataset_distillation import data, evaluation, experiments, models
 
     ds = data.builtin("digits")
     prep = experiments.prepare(ds, test_fraction=0.25, seed=0)
     spec = experiments.make_spec(ds, prep.scaler, kind=kind, hidden=64 if kind == "MLP" else 32, layers=2)
     start = time.perf_counter()
     with models.one_thread():
-        comp = distill.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, ds.n_classes, spec, methods=methods,
-                               ks=ks, seeds=seeds, dm_iterations=dm_iterations, dc_outer=dc_outer)
+        comp = evaluation.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, ds.n_classes, spec, methods=methods,
+                                  ks=ks, seeds=seeds, synth_seeds=synth_seeds, dm_iterations=dm_iterations,
+                                  dc_outer=dc_outer, dc_inner=dc_inner)
     wall = time.perf_counter() - start
     print(f"\n## {kind} (digits 8x8, {len(prep.train.y)} train / {len(prep.test.y)} test, {seeds} seeds, "
-          f"DM {dm_iterations} iterations, DC {dc_outer}x{distill.DC_INNER} steps)")
+          f"{synth_seeds} synthesis seeds, DM {dm_iterations} iterations, DC {dc_outer}x{dc_inner} steps)")
     print(f"full training set: {100 * comp.full_mean:.1f} +- {100 * comp.full_std:.1f} %  "
           f"({comp.full_seconds:.1f} s for {seeds} models)")
     print(f"{'method':<9} {'k':>3} {'acc %':>7} {'std':>5} {'vs full':>8} {'/random':>8} {'build s':>8} "
@@ -76,11 +78,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ks", nargs="+", type=int, default=[1, 10])
     parser.add_argument("--methods", nargs="+", default=list(distill.METHODS), choices=list(distill.METHODS))
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--dm-iterations", type=int, default=1000,
-                        help="DM steps (the lab's one-click default is 300; 1000 is closer to converged)")
+    parser.add_argument("--dm-iterations", type=int, default=distill.DM_ITERATIONS,
+                        help="DM steps (the lab's one-click default is 300)")
     parser.add_argument("--dc-outer", type=int, default=distill.DC_OUTER)
+    parser.add_argument("--dc-inner", type=int, default=distill.DC_INNER, help="DC budget = outer x inner steps")
+    parser.add_argument("--synth-seeds", type=int, default=2, help="learned sets per method and k")
     args = parser.parse_args(argv)
-    results = [run(kind, args.ks, args.methods, args.seeds, args.dm_iterations, args.dc_outer)
+    results = [run(kind, args.ks, args.methods, args.seeds, args.dm_iterations, args.dc_outer,
+                   args.dc_inner, args.synth_seeds)
                for kind in args.models]
     if 10 in args.ks:
         print("\n## Goal: DM or DC within 3 points of full data at k = 10, in under 60 s")

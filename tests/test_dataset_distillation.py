@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 pytest.importorskip("matplotlib")
 
-from labs.dataset_distillation import data, distill, experiments, models  # noqa: E402
+from labs.dataset_distillation import data, distill, evaluation, experiments, models, uploads  # noqa: E402
 from labs.dataset_distillation.data import DataError  # noqa: E402
 
 
@@ -76,7 +76,7 @@ def write(tmp_path, name, text):
 
 
 def test_template_csv_reads_back_with_classes_in_order(tmp_path):
-    ds = data.read_csv(write(tmp_path, "t.csv", data.template_csv()))
+    ds = uploads.read_csv(write(tmp_path, "t.csv", uploads.template_csv()))
     assert ds.X.shape == (6, 4)
     assert ds.class_names == ["setosa", "versicolor", "virginica"]
     assert ds.feature_names == ["sepal_length", "sepal_width", "petal_length", "petal_width"]
@@ -86,7 +86,7 @@ def test_template_csv_reads_back_with_classes_in_order(tmp_path):
 
 def test_csv_missing_values_are_dropped_and_counted(tmp_path):
     text = "a,b,label\n1,2,x\n,3,x\n4,NA,y\n5,6,y\n7,8,x\n9,1,y\n"
-    ds = data.read_csv(write(tmp_path, "m.csv", text))
+    ds = uploads.read_csv(write(tmp_path, "m.csv", text))
     assert len(ds.y) == 4
     assert any("dropped 2 of 6 rows" in n for n in ds.notes)
     md, cols, _ = data.preview(ds)
@@ -96,17 +96,17 @@ def test_csv_missing_values_are_dropped_and_counted(tmp_path):
 
 def test_csv_numeric_labels_sort_numerically_and_other_label_column(tmp_path):
     rows = "\n".join(f"{i},{i % 3 * 5}" for i in range(30))
-    ds = data.read_csv(write(tmp_path, "n.csv", "f,Target\n" + rows + "\n"), label_column="target")
+    ds = uploads.read_csv(write(tmp_path, "n.csv", "f,Target\n" + rows + "\n"), label_column="target")
     assert ds.class_names == ["0", "5", "10"]
 
 
 def test_csv_semicolons_are_detected(tmp_path):
-    ds = data.read_csv(write(tmp_path, "s.csv", "a;b;label\n1;2;x\n3;4;y\n5;6;x\n7;8;y\n"))
+    ds = uploads.read_csv(write(tmp_path, "s.csv", "a;b;label\n1;2;x\n3;4;y\n5;6;x\n7;8;y\n"))
     assert ds.X.shape == (4, 2)
 
 
 @pytest.mark.parametrize("text, message", [
-    ("a,b,c\n1,2,3\n4,5,6\n", "No label column called 'label'. Columns found: a, b, c"),
+    ("a,b,c\n1,2,3\n4,5,6\n", "None is called label, labels, target, class, y. Columns found: a, b, c"),
     ("a,label\n1,x\n2,x\n3,x\n", "only one class"),
     ("colour,size,label\nred,1,x\nblue,2,y\n", "not numeric: 'colour'"),
     ("a,b,label\n1,2,x\n3,y\n5,6,x\n", "Ragged rows: the header has 3 columns but line 3 has 2"),
@@ -117,26 +117,26 @@ def test_csv_semicolons_are_detected(tmp_path):
 ])
 def test_bad_csvs_are_refused_with_a_reason(tmp_path, text, message):
     with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        data.read_csv(write(tmp_path, "bad.csv", text))
+        uploads.read_csv(write(tmp_path, "bad.csv", text))
 
 
 def test_csv_that_is_really_a_png_or_empty_or_huge(tmp_path, monkeypatch):
     png = tmp_path / "x.csv"
     png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 20)
     with pytest.raises(DataError, match="PNG file, not a CSV"):
-        data.read_csv(str(png))
+        uploads.read_csv(str(png))
     with pytest.raises(DataError, match="empty"):
-        data.read_csv(write(tmp_path, "e.csv", ""))
+        uploads.read_csv(write(tmp_path, "e.csv", ""))
     with pytest.raises(DataError, match="No CSV was uploaded"):
-        data.read_csv(None)
-    monkeypatch.setattr(data, "MAX_CSV_BYTES", 10)
+        uploads.read_csv(None)
+    monkeypatch.setattr(uploads, "MAX_CSV_BYTES", 10)
     with pytest.raises(DataError, match="the limit is"):
-        data.read_csv(write(tmp_path, "big.csv", data.template_csv()))
+        uploads.read_csv(write(tmp_path, "big.csv", uploads.template_csv()))
 
 
 def test_dataset_csv_export_round_trips(tmp_path):
     ds = data.generate("blobs", classes=3, per_class=10)
-    back = data.read_csv(data.to_csv(ds, tmp_path / "blobs.csv"))
+    back = uploads.read_csv(data.to_csv(ds, tmp_path / "blobs.csv"))
     assert np.allclose(back.X, ds.X, atol=1e-4)
     assert [back.class_names[i] for i in back.y] == [ds.class_names[i] for i in ds.y]
 
@@ -159,7 +159,7 @@ def make_zip(tmp_path, members: dict[str, bytes], name="imgs.zip"):
 
 
 def test_template_zip_reads_as_three_classes(tmp_path):
-    ds = data.read_image_zip(data.template_zip(tmp_path / "t.zip"), size=16)
+    ds = uploads.read_image_zip(uploads.template_zip(tmp_path / "t.zip"), size=16)
     assert ds.image_shape == (1, 16, 16) and ds.X.shape == (15, 256)
     assert ds.class_names == ["digit_0", "digit_1", "digit_2"]
     assert 0 <= ds.X.min() and ds.X.max() <= 1
@@ -168,7 +168,7 @@ def test_template_zip_reads_as_three_classes(tmp_path):
 def test_zip_with_one_wrapping_folder_and_rgb(tmp_path):
     members = {f"pets/{c}/{i}.png": png_bytes(40 * i) for c in ("cat", "dog") for i in range(3)}
     members["__MACOSX/pets/._cat"] = b"junk"
-    ds = data.read_image_zip(make_zip(tmp_path, members), size=8, grayscale=False)
+    ds = uploads.read_image_zip(make_zip(tmp_path, members), size=8, grayscale=False)
     assert ds.class_names == ["cat", "dog"] and ds.image_shape == (3, 8, 8)
 
 
@@ -185,14 +185,14 @@ def test_bad_zips_are_refused_and_nothing_is_extracted(tmp_path, members, messag
     path = make_zip(tmp_path, members)
     before = sorted(p.name for p in tmp_path.rglob("*"))
     with pytest.raises(DataError, match=message):
-        data.read_image_zip(path)
+        uploads.read_image_zip(path)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
     assert not (tmp_path.parent / "evil").exists()
 
 
 def test_not_a_zip_is_refused(tmp_path):
     with pytest.raises(DataError, match="not a format this lab reads|ZIP"):
-        data.read_image_zip(write(tmp_path, "x.zip", "hello"))
+        uploads.read_image_zip(write(tmp_path, "x.zip", "hello"))
 
 
 # --- split and the "models only know their data" lesson ------------------------------------------
@@ -275,9 +275,9 @@ def test_compare_refuses_bad_settings():
     prep = experiments.prepare(ds)
     spec = experiments.make_spec(ds, prep.scaler)
     with pytest.raises(ValueError, match="Choose at least one method"):
-        distill.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, 2, spec, methods=("magic",))
+        evaluation.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, 2, spec, methods=("magic",))
     with pytest.raises(ValueError, match="smallest class has only"):
-        distill.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, 2, spec, ks=(50,))
+        evaluation.compare(prep.Xtr, prep.train.y, prep.Xte, prep.test.y, 2, spec, ks=(50,))
 
 
 def test_missing_package_names_the_install_command(monkeypatch):
@@ -318,7 +318,8 @@ def test_knowledge_distillation_on_digits(digits, capsys):
 
 
 def test_distribution_matching_beats_random_at_10_per_class(digits, tmp_path):
-    view = experiments.run_dataset_distillation(digits, methods=("random", "DM"), ks=(10,), seeds=3, folder=tmp_path)
+    view = experiments.run_dataset_distillation(digits, methods=("random", "DM"), ks=(10,), seeds=3, synth_seeds=1,
+                                                kind="MLP", cross_arch=False, folder=tmp_path)
     comp = view.comparison
     dm, rnd = comp.best("DM", 10), comp.best("random", 10)
     assert dm > rnd + 0.01, f"DM {dm:.3f} should beat the random subset {rnd:.3f}"
@@ -334,8 +335,8 @@ def test_gradient_matching_runs_and_beats_random_at_1_per_class(digits):
     spec = experiments.make_spec(digits, prep.scaler)
     with models.one_thread():
         Xs, ys = distill.gradient_matching(prep.Xtr, prep.train.y, 10, 1, spec, outer=10)
-        dc = np.mean([distill.train_on_set(Xs, ys, prep.Xte, prep.test.y, spec, seed=s) for s in range(2)])
-        rnd = np.mean([distill.train_on_set(*distill.random_subset(prep.Xtr, prep.train.y, 10, 1, seed=s),
+        dc = np.mean([evaluation.train_on_set(Xs, ys, prep.Xte, prep.test.y, spec, seed=s) for s in range(2)])
+        rnd = np.mean([evaluation.train_on_set(*distill.random_subset(prep.Xtr, prep.train.y, 10, 1, seed=s),
                                             prep.Xte, prep.test.y, spec, seed=s) for s in range(2)])
     assert Xs.shape == (10, 64)
     assert dc > rnd, f"DC {dc:.3f} vs random {rnd:.3f}"

@@ -57,13 +57,19 @@ def test_csv_upload_and_bad_inputs_get_clear_errors(app, client_for, tmp_path):
     from gradio_client import handle_file
     from gradio_client.exceptions import AppError
 
-    from labs.dataset_distillation import data
+    from labs.dataset_distillation import uploads
 
     client = client_for(app.demo)
     good = tmp_path / "template.csv"
-    good.write_text(data.template_csv())
+    good.write_text(uploads.template_csv())
     out = client.predict(handle_file(str(good)), "label", api_name=f"/{SLUG}_read_csv")
     assert "6 samples" in out[1] and "3 classes" in out[1]
+
+    # scikit-learn's as_frame tables call the class column 'target': found by name, not refused.
+    sk = tmp_path / "sk.csv"
+    sk.write_text("a,target\n" + "\n".join(f"{i},{i % 2}" for i in range(10)) + "\n")
+    out = client.predict(handle_file(str(sk)), "(auto)", api_name=f"/{SLUG}_read_csv")
+    assert "10 samples" in out[1] and "2 classes" in out[1]
 
     bad = tmp_path / "nolabel.csv"
     bad.write_text("a,b\n1,2\n3,4\n")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 from labs import get
-from labs.dataset_distillation import data, distill, experiments, models, plots
+from labs.dataset_distillation import data, distill, evaluation, experiments, models, plots, uploads
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("dataset_distillation")
@@ -21,17 +21,18 @@ RUNS_ON = (
 
 CSV_HELP = f"""
 **CSV format:** one header row, one column per feature (numbers), one column with the label (a
-number or a word per row). Download the template below to see it. Rows with a missing value
-(empty, `NA`, `nan`, `?`) are dropped and counted. Limits: {data.MAX_CSV_BYTES // 1_000_000} MB,
-{data.MAX_ROWS:,} rows, {data.MAX_COLUMNS:,} columns, 2-{data.MAX_CLASSES} classes, at least
-{data.MIN_PER_CLASS} rows per class.
+number or a word per row), found by its name - `label`, `target` (scikit-learn's `as_frame`
+tables), `class` or `y` - or picked from this file's columns in *Label column*. Download the template below to see it. Rows with a missing value
+(empty, `NA`, `nan`, `?`) are dropped and counted. Limits: {uploads.MAX_CSV_BYTES // 1_000_000} MB,
+{uploads.MAX_ROWS:,} rows, {uploads.MAX_COLUMNS:,} columns, 2-{uploads.MAX_CLASSES} classes, at least
+{uploads.MIN_PER_CLASS} rows per class.
 """
 ZIP_HELP = f"""
 **Image ZIP format:** one folder per class, images directly inside (`cat/001.png`, `dog/002.jpg`);
 the folder name is the label. One wrapping folder is fine (`pets/cat/001.png`); deeper nesting,
 files outside class folders, `..` paths and non-images are refused with a message. The ZIP is read in
-memory: nothing is extracted. Limits: {data.MAX_ZIP_BYTES // 1_000_000} MB compressed,
-{data.MAX_IMAGES:,} images, {data.MAX_CLASSES} classes, {data.MAX_IMAGE_PIXELS // 1_000_000} megapixels per image.
+memory: nothing is extracted. Limits: {uploads.MAX_ZIP_BYTES // 1_000_000} MB compressed,
+{uploads.MAX_IMAGES:,} images, {uploads.MAX_CLASSES} classes, {uploads.MAX_IMAGE_PIXELS // 1_000_000} megapixels per image.
 """
 BUILD_HELP = """
 A model is a compressed summary of its training data: it can only answer with what that data
@@ -54,6 +55,11 @@ real samples and then changing their pixels/values:
   the mean embedding of each class's synthetic samples equal that of the real ones.
 - **DC - gradient matching** (Zhao, Mopuri & Bilen 2021): make the training gradient the synthetic
   samples give a network point the same way as the one real samples give, along training.
+
+The default learns and scores with the papers' small **ConvNet** and states the lab's goal first:
+DM (or DC) at k = 10 within 3 points of full data, measured in the same run, met or not met. Learned
+sets come from several **synthesis seeds** (mean +- std), a **cross-architecture check** scores them
+with the other model, and the **DC budget** (outer x inner steps) lets DC catch up with DM.
 
 Baselines at the same k pick real samples: **random**, **herding** (running mean tracks the class
 mean) and **k-centre** (spread out to cover the class), both in the feature space of a model
@@ -105,7 +111,14 @@ def load_generated(shape, classes, per_class, noise, seed, progress=gr.Progress(
 @friendly
 def load_csv(path, label_column):
     """Read an uploaded CSV and show how it was read."""
-    return _loaded(data.read_csv(path, label_column=label_column or "label"))
+    return _loaded(uploads.read_csv(path, label_column=label_column))
+
+
+@friendly
+def csv_columns(path):
+    """Fill the label-column picker with the uploaded CSV's columns (and the guess by name)."""
+    header, guess = uploads.csv_columns(path)
+    return gr.Dropdown(choices=[uploads.AUTO] + header, value=guess)
 
 
 @friendly
@@ -114,7 +127,7 @@ def load_zip(path, size, grayscale, progress=gr.Progress()):
     progress(0.0, desc="checking and reading the ZIP in memory")
     if not isinstance(size, (int, float)) or isinstance(size, bool) or size != size:
         raise ValueError(f"The image size must be a number of pixels (e.g. 8), not {str(size)[:40]!r}.")
-    return _loaded(data.read_image_zip(path, size=int(size), grayscale=bool(grayscale)), progress)
+    return _loaded(uploads.read_image_zip(path, size=int(size), grayscale=bool(grayscale)), progress)
 
 
 @friendly
@@ -122,8 +135,8 @@ def make_templates():
     """Write the CSV template and a small example image ZIP for download."""
     folder = experiments.out_dir()
     csv_path = folder / "template.csv"
-    csv_path.write_text(data.template_csv())
-    return [str(csv_path), data.template_zip(folder / "template_images.zip")]
+    csv_path.write_text(uploads.template_csv())
+    return [str(csv_path), uploads.template_zip(folder / "template_images.zip")]
 
 
 def _drop_index(choice) -> int | None:
@@ -164,7 +177,8 @@ def knowledge(ds, teacher_hidden, student_hidden, temperature, alpha, student_fr
 
 
 @friendly
-def condense(ds, methods, ks, seeds, kind, dm_iterations, dc_outer, progress=gr.Progress()):
+def condense(ds, methods, ks, seeds, kind, dm_iterations, dc_outer, dc_inner=distill.DC_INNER,
+             synth_seeds=evaluation.SYNTH_SEEDS, cross_arch=True, progress=gr.Progress()):
     """Run dataset distillation and its baselines on the current dataset."""
     import pandas as pd
 
@@ -174,8 +188,10 @@ def condense(ds, methods, ks, seeds, kind, dm_iterations, dc_outer, progress=gr.
         raise ValueError("Tick at least one number of samples per class (k).")
     ds, note = experiments.ensure_dataset(ds)
     view = experiments.run_dataset_distillation(ds, methods=list(methods), ks=[int(k) for k in ks],
-                                                seeds=int(seeds), kind=kind, dm_iterations=int(dm_iterations),
-                                                dc_outer=int(dc_outer), progress=_progress(progress))
+                                                seeds=int(seeds), synth_seeds=int(synth_seeds), kind=kind,
+                                                dm_iterations=int(dm_iterations), dc_outer=int(dc_outer),
+                                                dc_inner=int(dc_inner), cross_arch=bool(cross_arch),
+                                                progress=_progress(progress))
     table = pd.DataFrame(view.rows, columns=["method", "k per class", "samples", "test accuracy %", "+- std",
                                              "vs full data (points)", "seconds to build"])
     return note + view.markdown, view.accuracy_plot, table, view.samples, view.files
@@ -210,14 +226,17 @@ with gr.Blocks(title=LAB.title) as demo:
                     gr.Markdown(CSV_HELP)
                     with gr.Row():
                         csv_file = gr.File(label="CSV file", file_types=[".csv", ".txt"], type="filepath")
-                        label_col = gr.Textbox("label", label="Label column", info="name of the column to predict")
+                        label_col = gr.Dropdown([uploads.AUTO], value=uploads.AUTO, allow_custom_value=True,
+                                                label="Label column", elem_id=f"{SLUG}_label_column",
+                                                info="(auto) finds label, target, class or y; or pick the column "
+                                                     "to predict (the list fills when you upload)")
                     csv_btn = gr.Button("Read CSV", variant="primary", elem_id=f"{SLUG}_read_csv")
                 with gr.Tab("Upload image ZIP", id=f"{SLUG}_src_zip"):
                     gr.Markdown(ZIP_HELP)
                     with gr.Row():
                         zip_file = gr.File(label="ZIP of class folders", file_types=[".zip"], type="filepath")
                         with gr.Column():
-                            zip_size = gr.Dropdown(list(data.IMAGE_SIZES), value=data.DEFAULT_IMAGE_SIZE,
+                            zip_size = gr.Dropdown(list(uploads.IMAGE_SIZES), value=uploads.DEFAULT_IMAGE_SIZE,
                                                    label="Resize images to (pixels)")
                             zip_grey = gr.Checkbox(True, label="Convert to grey")
                     zip_btn = gr.Button("Read ZIP", variant="primary", elem_id=f"{SLUG}_read_zip")
@@ -233,7 +252,7 @@ with gr.Blocks(title=LAB.title) as demo:
                 cols_df = gr.Dataframe(label="Columns", interactive=False)
                 classes_df = gr.Dataframe(label="Classes", interactive=False)
             data_files = gr.File(label="Download the data (CSV, NPZ)", file_count="multiple")
-            code_panel(data.read_csv, data.read_image_zip, data.generate, data.draw_digit, data.preview)
+            code_panel(uploads.read_csv, uploads.find_label_column, uploads.read_image_zip, data.generate, data.draw_digit, data.preview)
 
         # ---------------------------------------------------------------- 2 · Build a model
         with gr.Tab("2 · Build a model", id=f"{SLUG}_tab_build"):
@@ -292,15 +311,25 @@ with gr.Blocks(title=LAB.title) as demo:
             gr.Markdown(DD_HELP)
             with gr.Row():
                 methods = gr.CheckboxGroup(list(distill.METHODS), value=["random", "herding", "DM"],
-                                           label="Methods", info="DC is the slowest (a few seconds per k)")
-                ks = gr.CheckboxGroup([str(k) for k in distill.K_CHOICES], value=["1", "10"],
-                                      label="Samples per class (k)")
+                                           label="Methods", info="DC is the slowest; give it budget below")
+                ks = gr.CheckboxGroup([str(k) for k in distill.K_CHOICES], value=[str(evaluation.GOAL_K)],
+                                      label="Samples per class (k)", info="the goal is stated at k = 10")
             with gr.Row():
-                seeds_dd = gr.Slider(1, 5, value=distill.EVAL_SEEDS, step=1, label="Fresh models per set (seeds)")
-                eval_kind = gr.Radio(list(models.MODEL_KINDS), value="MLP", label="Model trained on the sets",
-                                     info="ConvNet: images only, slower, closer to the papers")
+                seeds_dd = gr.Slider(*evaluation.SEEDS_RANGE[:1], 5, value=evaluation.EVAL_SEEDS, step=1,
+                                     label="Fresh models per set (evaluation seeds)")
+                synth_seeds = gr.Slider(*evaluation.SYNTH_SEEDS_RANGE, value=evaluation.SYNTH_SEEDS, step=1,
+                                        label="Learned sets per method (synthesis seeds)")
+                eval_kind = gr.Radio(list(models.MODEL_KINDS), value=experiments.DD_KIND,
+                                     label="Model that learns and scores the sets",
+                                     info="ConvNet: images (tables use the MLP)")
+                cross_arch = gr.Checkbox(True, label="Cross-architecture check",
+                                         info="also score the sets with the other model (images)")
+            with gr.Row():
                 dm_iterations = gr.Slider(50, 2000, value=distill.DM_ITERATIONS, step=50, label="DM iterations")
-                dc_outer = gr.Slider(5, 200, value=distill.DC_OUTER, step=5, label="DC outer loops")
+                dc_outer = gr.Slider(5, 200, value=distill.DC_OUTER, step=5, label="DC budget: outer loops",
+                                     info="a fresh network each")
+                dc_inner = gr.Slider(1, 50, value=distill.DC_INNER, step=1, label="DC budget: inner steps",
+                                     info="matching steps per network")
             dd_btn = gr.Button("Distil the dataset", variant="primary", elem_id=f"{SLUG}_dd_run")
             dd_md = gr.Markdown(elem_id=f"{SLUG}_dd_result")
             acc_plot = gr.Plot(label="Accuracy vs samples per class", elem_id=f"{SLUG}_dd_plot")
@@ -308,12 +337,14 @@ with gr.Blocks(title=LAB.title) as demo:
             samples_plot = gr.Plot(label="The k samples per class (largest k)")
             dd_files = gr.File(label="Download the distilled dataset (CSV, NPZ, PNG grid)", file_count="multiple")
             code_panel(distill.distribution_matching, distill.gradient_matching, distill.herding, distill.k_center,
-                       distill.compare, experiments.run_dataset_distillation)
+                       evaluation.compare, evaluation.train_many, evaluation.goal_lines,
+                       experiments.run_dataset_distillation)
 
     loaded = [dataset, current, preview_md, data_plot, head_df, cols_df, classes_df, data_files, drop_class]
     builtin_btn.click(load_builtin, [builtin_name], loaded, api_name=f"{SLUG}_builtin")
     gen_btn.click(load_generated, [shape, gen_classes, gen_per_class, gen_noise, gen_seed], loaded,
                   api_name=f"{SLUG}_generate", **HEAVY)
+    csv_file.upload(csv_columns, [csv_file], label_col, api_name=f"{SLUG}_csv_columns")
     csv_btn.click(load_csv, [csv_file, label_col], loaded, api_name=f"{SLUG}_read_csv", **HEAVY)
     zip_btn.click(load_zip, [zip_file, zip_size, zip_grey], loaded, api_name=f"{SLUG}_read_zip", **HEAVY)
     tmpl_btn.click(make_templates, None, tmpl_files, api_name=f"{SLUG}_templates")
@@ -321,7 +352,8 @@ with gr.Blocks(title=LAB.title) as demo:
                     [build_md, curves, confusion, lesson, model_files], api_name=f"{SLUG}_train", **HEAVY)
     kd_btn.click(knowledge, [dataset, teacher_hidden, student_hidden, temperature, alpha, student_fraction, seeds_kd],
                  [kd_md, kd_table, soft_plot, kd_files], api_name=f"{SLUG}_knowledge", **HEAVY)
-    dd_btn.click(condense, [dataset, methods, ks, seeds_dd, eval_kind, dm_iterations, dc_outer],
+    dd_btn.click(condense, [dataset, methods, ks, seeds_dd, eval_kind, dm_iterations, dc_outer, dc_inner, synth_seeds,
+                            cross_arch],
                  [dd_md, acc_plot, dd_table, samples_plot, dd_files], api_name=f"{SLUG}_condense", **HEAVY)
 
 

@@ -14,6 +14,7 @@ what distillation keeps) are visible without waiting.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import threading
@@ -137,6 +138,7 @@ def build_model(spec: ModelSpec, *, seed: int = 0):
     return ConvNet(spec.image_shape, spec.n_classes, width=spec.hidden, depth=spec.layers)
 
 
+@functools.cache  # one class object, so several ConvNets can be stacked for torch.func.vmap
 def _convnet_class():
     import torch
     from torch import nn

@@ -76,7 +76,8 @@ def data_figure(ds, *, max_points: int = 3000):
         return fig
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(ds.y))[:max_points]
-    pts, _, (xl, yl) = project_2d(ds.X)
+    X = ds.X if ds.X.shape[1] >= 2 else np.column_stack([ds.X[:, 0], np.zeros(len(ds.y), np.float32)])
+    pts, _, (xl, yl) = project_2d(X)  # one feature: drawn along a line
     fig = _figure(6, 4.5)
     ax = fig.add_subplot()
     for c in range(ds.n_classes):
