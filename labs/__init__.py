@@ -207,10 +207,10 @@ _ENTRIES = (
         learn=(
             "Write one MLP and one CNN in PyTorch and in Keras, and port weights between them",
             "Train both from identical weights and batches and watch the curves overlap",
-            "Race fairly: eager vs torch.compile / tf.function / XLA, warm-up excluded",
-            "See what Keras 3 changes: the same Keras code on the PyTorch backend",
+            "Race fairly (eager vs compiled, warm-up excluded) and see how much of 'TF is slow' is Keras: raw tf.nn, a dispatch sweep",
+            "Export to ONNX and TFLite and check each runtime's output and latency",
         ),
-        minutes=25,
+        minutes=30,
         needs=("torch", "sklearn"),
         color_from="red",
         color_to="yellow",

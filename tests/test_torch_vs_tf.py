@@ -268,6 +268,11 @@ def test_pytorch_reaches_the_stated_accuracy_and_exports(digits, tmp_path):
     module = load_torch_export(files["torch.export (.pt2)"])
     np.testing.assert_allclose(module(torch.from_numpy(digits.x_test[:5])).detach().numpy(),
                                runner.logits(digits.x_test[:5]), atol=1e-5)
+    # ONNX, run by onnxruntime on a batch size it was not traced with: the same logits.
+    from labs.torch_vs_tf.exports import onnx_runner
+
+    onnx = onnx_runner(files["ONNX (onnxruntime)"])
+    assert np.abs(onnx(digits.x_test[:7]) - runner.logits(digits.x_test[:7])).max() < 1e-4
 
 
 @pytest.mark.skipif(not (shutil.which("g++") or shutil.which("c++")), reason="torch.compile on CPU needs a C++ compiler")
@@ -325,16 +330,25 @@ def _worker_pids() -> set[int]:
             if "labs.torch_vs_tf.worker" in " ".join(p.cmdline())}
 
 
-def test_cancelling_training_kills_the_workers(digits):
-    before = _worker_pids()
+def test_one_shared_worker_serves_two_runs_and_cancelling_drops_only_that_run(digits):
     cfg = settings.make_config(epochs=2)
+    done = [list(runs.train_side_by_side(digits, cfg, frameworks=["torch"]))[-1]["run_id"] for _ in range(2)]
+    worker = runs._POOL["torch"]
+    assert len({p for p in _worker_pids() if p == worker.proc.pid}) == 1
+    assert all(runs.get_run(r).workers["torch"] is worker for r in done)  # one process, two runs
+    x = digits.x_test[:1]
+    for run_id in done:
+        assert runs.predict(run_id, x)["PyTorch"].shape == (1, 10)
     gen = runs.train_side_by_side(digits, cfg, frameworks=["torch"])
     first = next(gen)
-    assert first["event"] == "started" and first["params"] == 17226
+    assert first["event"] == "started" and first["params"] == 17226 and first["reused"]
     assert first["test_acc"] < 0.3  # untrained
-    assert len(_worker_pids() - before) == 1
-    gen.close()  # what gradio does when Stop is clicked
-    assert _worker_pids() - before == set()
+    gen.close()  # what gradio does when Stop is clicked: the run's models are dropped, the worker stays
+    assert worker.alive() and worker.call("drop", run="nothing")["models"] >= 2
+    for run_id in done:
+        runs.release(run_id)
+    assert worker.call("drop", run="nothing")["models"] == sum(
+        1 for k in runs._DEFAULT_HOLDERS if runs._DEFAULT_HOLDERS[k] is worker)
 
 
 def test_torch_only_when_tensorflow_is_missing(monkeypatch):
@@ -348,10 +362,11 @@ def test_torch_only_when_tensorflow_is_missing(monkeypatch):
 
 
 class _FakeWorker:
-    """Stands in for a worker process in the bookkeeping tests: answers 'predict' with a fixed digit."""
+    """Stands in for a shared worker in the bookkeeping tests: answers 'predict' with a fixed digit
+    and records the runs it was told to drop."""
 
     def __init__(self, digit: int = 4):
-        self.digit, self.closed = digit, False
+        self.digit, self.closed, self.dropped = digit, False, []
 
     def alive(self) -> bool:
         return not self.closed
@@ -360,6 +375,9 @@ class _FakeWorker:
         self.closed = True
 
     def call(self, cmd, timeout=None, **args):
+        if cmd == "drop":
+            self.dropped.append(args["run"])
+            return {"dropped": 1}
         assert cmd == "predict"
         return {"probs": np.eye(10)[[self.digit]].tolist()}
 
@@ -379,38 +397,46 @@ def empty_runs(monkeypatch):
 
 
 def test_a_run_released_for_another_users_run_says_so(tmp_path, empty_runs, monkeypatch):
-    mine, theirs, newest = (_fake_run(tmp_path, name) for name in ("mine", "theirs", "newest"))
-    for run in (mine, theirs, newest):
+    shared = _FakeWorker()  # one worker holds every run's model
+    mine, theirs, *others, newest = (_fake_run(tmp_path, name)
+                                     for name in ("mine", "theirs", "b", "c", "newest"))
+    for run in (mine, theirs, *others, newest):
+        run.workers["torch"] = shared
         runs._keep(run)
-    assert runs.MAX_LIVE_RUNS == 2 and runs.get_run("mine") is None
-    assert mine.workers["torch"].closed and not mine.folder.exists()
+    assert runs.MAX_LIVE_RUNS == 4 and runs.get_run("mine") is None
+    assert shared.dropped == ["mine"] and not shared.closed and not mine.folder.exists()
     assert runs.why_not_loaded("theirs") is None
     x = np.zeros((1, 64), np.float32)
     with pytest.raises(ValueError, match="released to make room for newer training runs.*all users"):
         runs.predict("mine", x)
     assert runs.input_side("mine") == runs.DEFAULT_SIDE
 
-    # A run freed for being idle (its worker exited) is told apart; so is a session that never trained.
-    theirs.workers["torch"].close()
-    assert "idle minutes" in runs.why_not_loaded("theirs")
-    assert "No models have been trained" in runs.why_not_loaded(None)
     runs.release("newest")  # a session that trains again frees its own run: not "released for room"
     assert "released to make room" not in runs.why_not_loaded("newest")
+    assert shared.dropped == ["mine", "newest"]
 
-    # Predicting after the release trains the default models and the verdict says why.
-    def fake_training(data, cfg, *, frameworks, threads):
-        assert cfg.arch == "mlp" and data.side == 8
-        runs._keep(_fake_run(tmp_path, "default"))
-        yield {"event": "done", "run_id": "default"}
+    # Predicting after the release does not retrain: the shared default MLP answers, and says why.
+    def fake_default(deadline=None):
+        yield "torch", _FakeWorker(digit=7)
 
-    monkeypatch.setattr(runs, "train_side_by_side", fake_training)
-    probs, run_id, note = runs.predict_digit(x, "mine")
-    assert run_id == "default" and "released to make room" in note and "default MLP" in note
-    labels, seen, verdict = report.prediction_view(probs, x, list(runs.LABELS.values()), note)
-    assert labels[0]["4"] == 1.0 and labels[1:] == [None, None]
-    assert seen.shape == (160, 160) and "agree: **4**" in verdict and "released to make room" in verdict
+    monkeypatch.setattr(runs, "warm_default", fake_default)
+    *_, (probs, run_id, note, pending) = runs.predict_digit(x, "mine")
+    assert run_id == "mine" and "released to make room" in note and "default MLP" in note
+    labels, seen, verdict = report.prediction_view(probs, x, list(runs.LABELS.values()), note, pending)
+    assert labels[0]["7"] == 1.0 and labels[1:] == [None, None, None]
+    assert seen.shape == (160, 160) and "released to make room" in verdict
+    if HAS_TF:  # the fake default had PyTorch only: the others are still to come
+        assert "PyTorch says **7**" in verdict and "Still starting: TensorFlow" in verdict
+    else:
+        assert "agree: **7**" in verdict
     # Models that are loaded answer directly, without a note.
-    assert runs.predict_digit(x, "default")[1:] == ("default", "")
+    *_, (probs, run_id, note, pending) = runs.predict_digit(x, "theirs")
+    assert run_id == "theirs" and note == "" and pending == [] and probs["PyTorch"].argmax() == 4
+
+    # A run whose worker exited (idle, or stopped) is told apart; so is a session that never trained.
+    shared.close()
+    assert "worker process exited" in runs.why_not_loaded("theirs")
+    assert "No models have been trained" in runs.why_not_loaded(None)
 
 
 # -- the app through its API ------------------------------------------------------------------------
@@ -429,7 +455,7 @@ def test_app_end_to_end_through_gradio_client(client_for, tmp_path):
     loss, acc, summary, status = client.predict(*SETTINGS, "eager", 1, HAS_TF,
                                                    api_name="/torch_vs_tf_train")
     frameworks = {row[0] for row in summary["data"]}
-    assert frameworks == ({"PyTorch", "TensorFlow", "Keras 3 on PyTorch"} if HAS_TF else {"PyTorch"})
+    assert frameworks == (set(runs.LABELS.values()) if HAS_TF else {"PyTorch"})
     assert {row[2] for row in summary["data"]} == {17226}  # parameter counts equal
     assert "Parameter counts are equal" in status
     assert all(row[5] > 0.8 for row in summary["data"])  # 2 epochs at lr 3e-3
@@ -441,17 +467,29 @@ def test_app_end_to_end_through_gradio_client(client_for, tmp_path):
     assert "agree" in verdict
 
     race_table, export_table, files, text = client.predict(
-        *SETTINGS, 1, False, ["tf.function"], 64, True, api_name="/torch_vs_tf_race")
+        *SETTINGS, 1, False, [], 64, True, api_name="/torch_vs_tf_race")
     variants = [(r[0], r[1]) for r in race_table["data"]]
     assert ("PyTorch", "eager") in variants
     if HAS_TF:
-        assert ("TensorFlow", "tf.function") in variants and ("Keras 3 on TensorFlow", "model.fit") in variants
+        assert {("TensorFlow · raw tf.nn", "eager"), ("TensorFlow · Keras layers", "eager"),
+                ("Keras 3 on TensorFlow", "model.fit")} <= set(variants)
     assert all(r[3] > 0 and r[5] > 0 for r in race_table["data"])  # epoch time and latency measured
-    assert {r[1] for r in export_table["data"]} >= {"torch.export (.pt2)"}
-    assert all(r[4] < 1e-4 for r in export_table["data"])  # loaded models predict the same
+    assert {r[1] for r in export_table["data"]} >= {"torch.export (.pt2)", "ONNX (onnxruntime)"}
+    if HAS_TF:
+        assert [r[0] for r in export_table["data"] if r[1] == "TFLite"] == [
+            "TensorFlow · Keras layers", "TensorFlow · raw tf.nn"]
+    assert all(r[4] < 1e-4 and r[5] for r in export_table["data"])  # loaded models predict the same
+    assert all(r[6] > 0 and r[7] > 0 for r in export_table["data"])  # runtime and framework latency
     assert files and "Fastest epoch" in text
 
+    plot, table, note = client.predict("8, 32", "4", 1, api_name="/torch_vs_tf_sweep")
+    assert {row[0] for row in table["data"]} == ({"PyTorch", "TensorFlow · raw tf.nn", "TensorFlow · Keras layers"}
+                                                 if HAS_TF else {"PyTorch"})
+    assert len(plot["data"]) == len(table["data"]) and "dispatch overhead" in note
+
     bad = [
+        (("8", "8", 0), "/torch_vs_tf_sweep", "Steps must be between"),
+        (("x" * 1000, "8", 2), "/torch_vs_tf_sweep", "not a whole number"),
         ((*SETTINGS[:3], 1000, *SETTINGS[4:], "eager", 1, False), "/torch_vs_tf_train", "Epochs"),
         ((*SETTINGS[:5], 0, *SETTINGS[6:], "eager", 1, False), "/torch_vs_tf_train", "Learning rate must be between"),
         (("upload", None, *SETTINGS[2:], "eager", 1, False), "/torch_vs_tf_train", "no .npz"),

@@ -18,9 +18,13 @@ from labs.torch_vs_tf import runs
 from labs.torch_vs_tf.data import batch_order, choose_dataset, image_to_input, load_upload, validate_arrays
 from labs.torch_vs_tf.keras_side import (KerasFitRunner, KerasTFRunner, build_keras_model,
                                          load_keras_weights, make_keras_optimizer)
+from labs.torch_vs_tf.exports import load_runtime, saved_model_to_tflite, tf_to_tflite, torch_to_onnx
 from labs.torch_vs_tf.metrics import time_calls
+from labs.torch_vs_tf.raw_tf_side import RawTFRunner, build_raw_model
 from labs.torch_vs_tf.report import (TrainReport, export_frame, prediction_view, race_frame,
                                      race_summary)
+from labs.torch_vs_tf.sweep import (DEFAULT_BATCHES, DEFAULT_STEPS, DEFAULT_WIDTHS, MAX_STEPS,
+                                    check_grid, crossover_note, plot_frame, step_flops, sweep_frame)
 from labs.torch_vs_tf.settings import (ARCHITECTURES, DEFAULT_BATCH, DEFAULT_EPOCHS,
                                        DEFAULT_LATENCY_BATCH, DEFAULT_LR, DEFAULT_SEED, MAX_BATCH,
                                        MAX_EPOCHS, MAX_LATENCY_BATCH, MODES, OPTIMIZERS,
@@ -29,7 +33,8 @@ from labs.torch_vs_tf.torch_side import (TorchRunner, build_torch_model, load_to
                                          make_torch_optimizer)
 from labs.torch_vs_tf.weights import init_weights, to_keras
 from labs.torch_vs_tf.worker import Worker
-from shared.optional import install_hint
+from shared.optional import install_hint, missing
+from shared.serving import is_shared
 from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve, source_of
 from shared.uploads import open_image
 
@@ -51,11 +56,16 @@ def environment_note() -> str:
     torch_v = _version("torch") or "not installed"
     tf_v = _version("tensorflow-cpu") or _version("tensorflow")
     keras_v = _version("keras")
-    line = (f"**Runs on:** the CPU ({CPU_COUNT} cores), each framework in its own worker process "
-            f"with the same thread count · PyTorch {torch_v} · "
+    line = (f"**Runs on:** the CPU ({CPU_COUNT} cores). Training and predictions use one shared worker "
+            "process per framework (1 thread each) that holds every run's models; the race starts a "
+            f"fresh process per variant with your thread count · PyTorch {torch_v} · "
             f"TensorFlow {tf_v or 'not installed'} · Keras {keras_v or 'not installed'}. "
             "tensorflow-cpu has no GPU build, so PyTorch is kept on the CPU too: the race compares "
-            "frameworks, not devices.")
+            "frameworks, not devices. The TensorFlow columns: **Keras layers** on TensorFlow, and "
+            "**raw tf.nn** (tf.Variable + tf.GradientTape, no Keras).")
+    if missing(("onnx", "onnxscript", "onnxruntime")):
+        line += (f"\n\nℹ️ ONNX export is skipped: onnx, onnxscript and onnxruntime are not all installed "
+                 f"(`{install_hint(SLUG)}`).")
     if not runs.available("tensorflow"):
         line += (f"\n\n⚠️ **TensorFlow is not installed**: the PyTorch column works; the TensorFlow "
                  f"column is skipped. Install it with `{install_hint(SLUG)}`.")
@@ -76,14 +86,17 @@ def train(source, upload, arch, epochs, batch, lr, optimizer, seed, mode, thread
     data, cfg = _setup(source, upload, arch, epochs, batch, lr, optimizer, seed, mode)
     frameworks, notes = runs.choose_frameworks(bool(keras_torch))
     threads = check_threads(threads, CPU_COUNT)
-    runs.release(previous_run)  # this session's older models: free their processes first
+    runs.release(previous_run)  # this session's older models: drop them from the shared workers
     notes.insert(0, data.describe())
+    if threads != runs.POOL_THREADS:
+        notes.append(f"The training view's shared workers use {runs.POOL_THREADS} thread each; your "
+                     f"{threads} threads apply to the Fair race.")
     if cfg.mode == "compiled" and "torch" in frameworks:
         notes.append("torch.compile generates C++ on its first steps: epoch 1 of PyTorch can take "
                      "20-60 s on 2 cores (later epochs are fast).")
     report = TrainReport(total_epochs=cfg.epochs, planned=len(frameworks))
-    progress(0, desc=f"Starting {len(frameworks)} worker processes (imports take a few seconds)…")
-    for event in runs.train_side_by_side(data, cfg, frameworks=frameworks, threads=threads):
+    progress(0, desc="Starting the shared workers if needed (imports take a few seconds)…")
+    for event in runs.train_side_by_side(data, cfg, frameworks=frameworks):
         report.add(event)
         total = cfg.epochs * len(frameworks)
         progress(report.steps_done() / total, desc=f"{report.steps_done()}/{total} framework-epochs")
@@ -103,7 +116,7 @@ def race(source, upload, arch, epochs, batch, lr, optimizer, seed, threads, kera
     plan = runs.race_plan(frameworks, extra)
     total = sum(len(v) for v in plan.values())
     results, exports, files = [], [], []
-    progress(0, desc=f"Starting the PyTorch worker ({total} variants to time)…")
+    progress(0, desc=f"Starting the PyTorch worker ({total} variants to time, one fresh process each)…")
     for event in runs.race(data, cfg, frameworks=frameworks, variants=plan,
                            threads=threads, latency_batch=latency_batch, export=bool(export)):
         if event["event"] == "variant":
@@ -117,17 +130,18 @@ def race(source, upload, arch, epochs, batch, lr, optimizer, seed, threads, kera
 
 
 def _predict(img, run_id, progress):
-    """Prepare the image, predict with every framework's model, show the result."""
+    """Prepare the image, predict with every framework's model, show each answer as it comes."""
     x = image_to_input(img, runs.input_side(run_id))
-    probs, run_id, note = runs.predict_digit(x, run_id, on_status=lambda msg: progress(0, desc=msg))
-    labels, seen, verdict = prediction_view(probs, x, list(runs.LABELS.values()), note)
-    return (*labels, seen, verdict, run_id)
+    for probs, run_id, note, pending in runs.predict_digit(x, run_id,
+                                                           on_status=lambda msg: progress(0, desc=msg)):
+        labels, seen, verdict = prediction_view(probs, x, list(runs.LABELS.values()), note, pending)
+        yield (*labels, seen, verdict, run_id)
 
 
 @friendly
 def predict_upload(path, run_id, progress=gr.Progress()):
     """Predict an uploaded digit image with every framework's model."""
-    return _predict(open_image(path), run_id, progress)
+    yield from _predict(open_image(path), run_id, progress)
 
 
 @friendly
@@ -136,7 +150,28 @@ def predict_drawing(sketch, run_id, progress=gr.Progress()):
     composite = (sketch or {}).get("composite") if isinstance(sketch, dict) else sketch
     if composite is None:
         raise ValueError("Nothing is drawn yet. Draw a digit with thick strokes, then click Predict.")
-    return _predict(composite, run_id, progress)
+    yield from _predict(composite, run_id, progress)
+
+
+@friendly
+def sweep(widths, batches, steps, progress=gr.Progress()):
+    """Time one training step per framework over a grid of widths and batch sizes."""
+    widths, batches, steps = check_grid(widths, batches, steps, shared=is_shared())
+    frameworks, notes = runs.choose_frameworks(False)
+    columns = [c for c in runs.SWEEP_COLUMNS if c in frameworks]
+    total = len(columns) * len(widths) * len(batches)
+    points = []
+    progress(0, desc="Starting the shared workers if needed…")
+    for event in runs.sweep(widths, batches, steps, frameworks=frameworks):
+        points.append(event)
+        progress(len(points) / total, desc=f"{len(points)}/{total} points timed")
+        yield (plot_frame(points), sweep_frame(points),
+               crossover_note(points) + "".join(f"\n\nℹ️ {n}" for n in notes))
+
+
+def warm_up() -> None:
+    """Start the shared workers and train the default models in the background; returns at once."""
+    runs.warm_up_in_background()
 
 
 def example_digit(name: str) -> str:
@@ -237,16 +272,44 @@ with gr.Blocks(title=LAB.title) as demo:
             race_text = gr.Markdown(elem_id=f"{SLUG}_race_text")
             race_table = gr.Dataframe(label="Training and inference", interactive=False,
                                       elem_id=f"{SLUG}_race_table")
-            export_table = gr.Dataframe(label="Exported models (loaded back in the same process; "
-                                              "file cache warm)", interactive=False)
+            export_table = gr.Dataframe(
+                label="Exported models, each loaded back by its own runtime (ONNX: onnxruntime; TFLite: the "
+                      "TFLite/LiteRT interpreter): max |diff| of the logits on 32 test rows, batch-1 latency",
+                interactive=False, elem_id=f"{SLUG}_export_table")
             export_files = gr.File(label="Download the exported models", file_count="multiple",
                                    interactive=False)
 
-        with gr.Tab("Draw & predict", id=f"{SLUG}_predict_tab"):
+        with gr.Tab("Dispatch sweep", id=f"{SLUG}_sweep_tab"):
+            gr.Markdown(
+                "Why is TensorFlow eager so much slower on the digits MLP? On a step of ~0.3 MFLOP the "
+                "time is almost all **per-op dispatch overhead** (Python → framework → kernel; for Keras "
+                "also its layer and optimiser machinery). Widen the MLP (64-W-W-10) and grow the batch: "
+                "each framework's time per step is plotted against the work per step (log-log). Where "
+                "the curves meet, the arithmetic dominates and the framework no longer matters. "
+                "Eager mode, the shared workers (1 thread each), random data, median of the timed steps.")
+            with gr.Row():
+                sweep_widths = gr.Textbox(", ".join(map(str, DEFAULT_WIDTHS)), label="Hidden widths W",
+                                          info="comma-separated, 1-2048", elem_id=f"{SLUG}_sweep_widths")
+                sweep_batches = gr.Textbox(", ".join(map(str, DEFAULT_BATCHES)), label="Batch sizes",
+                                           info="comma-separated, 1-4096", elem_id=f"{SLUG}_sweep_batches")
+                sweep_steps = gr.Number(DEFAULT_STEPS, label=f"Timed steps per point (1-{MAX_STEPS})",
+                                        precision=0)
+            with gr.Row():
+                sweep_btn = gr.Button("Run the sweep", variant="primary", elem_id=f"{SLUG}_sweep")
+                sweep_stop = gr.Button("Stop", variant="stop", elem_id=f"{SLUG}_sweep_stop")
+            sweep_text = gr.Markdown(elem_id=f"{SLUG}_sweep_text")
+            sweep_plot = gr.ScatterPlot(x="log10 MFLOP per step", y="log10 ms per step", color="framework",
+                                        title="Time per training step vs work per step (log-log)",
+                                        height=320, elem_id=f"{SLUG}_sweep_plot")
+            sweep_table = gr.Dataframe(label="Every point (ratio against PyTorch eager at the same point)",
+                                       interactive=False, elem_id=f"{SLUG}_sweep_table")
+
+        with gr.Tab("Draw & predict", id=f"{SLUG}_predict_tab") as predict_tab:
             gr.Markdown("Draw a digit (pick the brush on the left of the canvas; thick strokes, "
                         "centred) or upload a picture of one. The input is "
                         "cropped and shrunk to the training image size, like the digits set. If you "
-                        "have not trained yet, the default MLP is trained first (about 15 s).")
+                        "have not trained yet, the shared default MLP answers: a few seconds the first "
+                        "time (PyTorch first; TensorFlow follows while its worker starts), instant after.")
             with gr.Row():
                 with gr.Column():
                     sketch = gr.Sketchpad(label="Draw a digit", type="pil", canvas_size=(280, 280),
@@ -279,9 +342,15 @@ with gr.Blocks(title=LAB.title) as demo:
             gr.Code(source_of(build_keras_model, load_keras_weights, make_keras_optimizer,
                               KerasTFRunner, KerasFitRunner),
                     language="python", interactive=False, label="keras_side.py")
+            gr.Code(source_of(build_raw_model, RawTFRunner), language="python", interactive=False,
+                    label="raw_tf_side.py")
     code_panel(init_weights, to_keras, batch_order, validate_arrays, load_upload, image_to_input,
-               runs.train_side_by_side, runs.race, Worker.bench, time_calls,
-               label="Show the code: shared weights, data, timing and the worker processes")
+               runs.train_side_by_side, runs.ensure_default, runs.predict_digit, runs.race, Worker.bench,
+               time_calls, label="Show the code: shared weights, data, timing and the worker processes")
+    code_panel(torch_to_onnx, tf_to_tflite, saved_model_to_tflite, load_runtime, Worker.export,
+               label="Show the code: ONNX and TFLite export, loaded back and checked")
+    code_panel(step_flops, Worker.sweep_point, runs.sweep, check_grid,
+               label="Show the code: the dispatch sweep")
 
     settings = [source, upload, arch, epochs, batch, lr, optimizer, seed, mode]
     train_outputs = [loss_plot, acc_plot, summary, status, run_state]
@@ -304,7 +373,13 @@ with gr.Blocks(title=LAB.title) as demo:
         outputs=[race_table, export_table, export_files, race_text], api_name=f"{SLUG}_race", **HEAVY)
     race_stop.click(None, cancels=[race_event], api_name=f"{SLUG}_race_stop",
                     api_visibility="private")
+    sweep_event = sweep_btn.click(sweep, inputs=[sweep_widths, sweep_batches, sweep_steps],
+                                  outputs=[sweep_plot, sweep_table, sweep_text], api_name=f"{SLUG}_sweep",
+                                  **HEAVY)
+    sweep_stop.click(None, cancels=[sweep_event], api_name=f"{SLUG}_sweep_stop", api_visibility="private")
 
+    # Opening the tab starts the shared workers and the default models while you draw.
+    predict_tab.select(warm_up, api_name=f"{SLUG}_warm_up", api_visibility="private")
     predict_outputs = [*label_outputs, seen, verdict, run_state]
     draw_btn.click(predict_drawing, inputs=[sketch, run_state], outputs=predict_outputs,
                    api_name=f"{SLUG}_predict_drawing", **HEAVY)
@@ -317,7 +392,7 @@ with gr.Blocks(title=LAB.title) as demo:
     # gradio names the hidden helper behind every `cancels=` "unnamed"; in the launcher several
     # labs' helpers would then clash ("unnamed_1"...). Give ours slug-prefixed names.
     cancel_helpers = [fn for fn in demo.fns.values() if fn.is_cancel_function]
-    for fn, what in zip(cancel_helpers, ("training", "race")):  # in the order they were made
+    for fn, what in zip(cancel_helpers, ("training", "race", "sweep")):  # in the order they were made
         fn.api_name = f"{SLUG}_cancel_{what}"
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from labs.torch_vs_tf.metrics import loss_and_accuracy
 from labs.torch_vs_tf.settings import ADAM_EPS, SGD_MOMENTUM, TrainConfig
-from labs.torch_vs_tf.weights import CONV_CHANNELS, HIDDEN_CNN, HIDDEN_MLP, KERNEL, Layer, to_keras
+from labs.torch_vs_tf.weights import CONV_CHANNELS, HIDDEN_CNN, HIDDEN_MLP, KERNEL, Layer, mlp_hidden, to_keras
 
 TF_VARIANTS = ("eager", "tf.function", "tf.function+XLA")
 
@@ -48,13 +48,13 @@ def import_keras(backend: str = "tensorflow"):
     return keras
 
 
-def build_keras_model(arch: str, side: int, classes: int = 10):
+def build_keras_model(arch: str, side: int, classes: int = 10, hidden: tuple[int, int] = HIDDEN_MLP):
     """The same MLP or CNN as `build_torch_model`, in Keras; input is (N, side*side)."""
     import keras
     from keras import layers
 
     if arch == "mlp":
-        h1, h2 = HIDDEN_MLP
+        h1, h2 = hidden
         return keras.Sequential([
             keras.Input((side * side,)),
             layers.Dense(h1, activation="relu", name="dense1"),  # kernel (64, 128): (in, out)
@@ -98,7 +98,7 @@ class KerasTFRunner:
             graph) or ``"tf.function+XLA"`` (the graph compiled by XLA).
     """
 
-    framework = "TensorFlow"
+    framework = "TensorFlow · Keras layers"
 
     def __init__(self, cfg: TrainConfig, side: int, layers: list[Layer], *, variant: str = "eager"):
         if variant not in TF_VARIANTS:
@@ -108,7 +108,7 @@ class KerasTFRunner:
 
         keras.utils.set_random_seed(cfg.seed)
         self.cfg, self.variant = cfg, variant
-        self.model = build_keras_model(cfg.arch, side)
+        self.model = build_keras_model(cfg.arch, side, hidden=mlp_hidden(layers) if cfg.arch == "mlp" else HIDDEN_MLP)
         load_keras_weights(self.model, layers)
         self.optimizer = make_keras_optimizer(cfg)
         self.optimizer.build(self.model.trainable_variables)  # create slots before any tracing
@@ -160,13 +160,18 @@ class KerasTFRunner:
         return loss_and_accuracy(self.logits(x), y)
 
     def export(self, folder: Path) -> dict[str, Path]:
-        """Save as a `.keras` archive (any backend can load it) and as a TF SavedModel folder."""
+        """Save as a `.keras` archive (any backend can load it), a TF SavedModel folder and TFLite."""
         folder.mkdir(parents=True, exist_ok=True)
         keras_file = folder / "tf_model.keras"
         self.model.save(keras_file)
         saved = folder / "tf_savedmodel"
         self.model.export(saved, format="tf_saved_model", verbose=False)
-        return {".keras": keras_file, "SavedModel": saved}
+        from labs.torch_vs_tf.exports import saved_model_to_tflite
+
+        # From the SavedModel: its variables are plain TF ones, which the converter freezes into
+        # the flatbuffer (a tf.function around the Keras model would leave Keras' wrappers out).
+        lite = saved_model_to_tflite(saved, folder / "tf_model.tflite")
+        return {".keras": keras_file, "SavedModel": saved, "TFLite": lite}
 
 
 class KerasFitRunner:
@@ -184,7 +189,7 @@ class KerasFitRunner:
         self.backend = keras.backend.backend()
         self.framework = f"Keras 3 on {'PyTorch' if self.backend == 'torch' else 'TensorFlow'}"
         self.variant = "model.fit"
-        self.model = build_keras_model(cfg.arch, side)
+        self.model = build_keras_model(cfg.arch, side, hidden=mlp_hidden(layers) if cfg.arch == "mlp" else HIDDEN_MLP)
         load_keras_weights(self.model, layers)
         # jit_compile=False: on TensorFlow "auto" would pick XLA; we want the plain graph here.
         self.model.compile(optimizer=make_keras_optimizer(cfg),

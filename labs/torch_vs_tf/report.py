@@ -73,7 +73,7 @@ class TrainReport:
                 "final train loss": _fmt(evs[-1]["train_loss"], 4) if evs else None,
                 "final test accuracy": _fmt(evs[-1]["test_acc"]) if evs else _fmt(s["test_acc"]),
                 "epoch s (median, after epoch 1)": _fmt(statistics.median(later), 4) if later else None,
-                "import s": _fmt(s["import_s"], 2),
+                "worker": "shared, already running" if s.get("reused") else f"started (import {s['import_s']:.1f} s)",
                 "peak RSS MB": _fmt(evs[-1]["peak_rss_mb"], 0) if evs else _fmt(s["base_rss_mb"], 0),
                 "is a torch.nn.Module": bool(s.get("is_torch_module")) or s["framework"] == "PyTorch",
             })
@@ -95,8 +95,8 @@ class TrainReport:
             lines.append(f"Done: {self.total_epochs} epochs each. Final test accuracies differ by "
                          f"{spread:.1f} points: same weights and batches give near-identical curves "
                          "(the gaps are float rounding order and where Adam adds its ε).")
-            lines.append("The trained models stay loaded for **Draw & predict** for 15 idle minutes, "
-                         "unless newer runs (from any user) need the room.")
+            lines.append("The trained models stay in the shared workers for **Draw & predict** for 15 idle "
+                         "minutes, unless newer runs (from any user) need the room; you are told if so.")
         elif self.started:
             lines.append(f"Training… {self.steps_done()} of {self.total_epochs * self.planned} "
                          "framework-epochs done.")
@@ -108,14 +108,15 @@ class TrainReport:
 
 
 def prediction_view(probs: dict[str, np.ndarray], x: np.ndarray, columns: list[str],
-                    note: str = "") -> tuple[list[dict | None], np.ndarray, str]:
+                    note: str = "", pending: list[str] = ()) -> tuple[list[dict | None], np.ndarray, str]:
     """What the Draw & predict tab shows for one input row.
 
     Args:
         probs: {framework label: (1, 10) class probabilities}.
         x: The (1, SIDE*SIDE) input the models saw, in [0, 1].
         columns: The framework labels in the order of the tab's label outputs.
-        note: A sentence to add to the verdict (why the default models were trained).
+        note: A sentence to add to the verdict (why the default models answer).
+        pending: Frameworks still to answer (their workers are starting).
 
     Returns:
         (one {class: probability} dict per column, None for a framework that did not run;
@@ -124,10 +125,15 @@ def prediction_view(probs: dict[str, np.ndarray], x: np.ndarray, columns: list[s
     labels = [{str(d): float(probs[name][0, d]) for d in range(10)} if name in probs else None
               for name in columns]
     votes = {name: int(p.argmax()) for name, p in probs.items()}
-    if len(set(votes.values())) == 1:
+    if len(votes) == 1 and pending:  # the first answer of several
+        name, digit = next(iter(votes.items()))
+        verdict = f"{name} says **{digit}**."
+    elif len(set(votes.values())) == 1:
         verdict = f"All {len(votes)} models agree: **{next(iter(votes.values()))}**."
     else:
         verdict = "The models disagree: " + ", ".join(f"{k} says **{v}**" for k, v in votes.items()) + "."
+    if pending:
+        verdict += f"\n\n⏳ Still starting: {', '.join(pending)}."
     if note:
         verdict += f"\n\nℹ️ {note}"
     side = int(round(x.shape[1] ** 0.5))
@@ -160,12 +166,17 @@ def race_frame(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=RACE_COLUMNS)
 
 
-EXPORT_COLUMNS = ["framework", "format", "size KB", "load + first call ms", "max |diff| vs trained"]
+EXPORT_COLUMNS = ["framework", "format", "size KB", "load + first call ms", "max |diff| vs trained",
+                  "equal (≤ 1e-4)", "runtime latency batch 1 ms", "framework latency batch 1 ms"]
+EXPORT_TOLERANCE = 1e-4  # float32 logits of a few hundred terms: round-off is ~1e-6
 
 
 def export_frame(exports: list[dict]) -> pd.DataFrame:
+    """One row per exported file: size, load time, equality with the trained model, latency."""
     rows = [[e["framework"], f["format"], round(f["bytes"] / 1024, 1), round(f["load_s"] * 1e3, 1),
-             f["max_diff"]] for e in exports for f in e["files"]]
+             f["max_diff"], bool(f["max_diff"] <= EXPORT_TOLERANCE),
+             _fmt(f.get("latency_1_ms"), 4), _fmt(f.get("framework_latency_1_ms"), 4)]
+            for e in exports for f in e["files"]]
     return pd.DataFrame(rows, columns=EXPORT_COLUMNS)
 
 
@@ -187,6 +198,7 @@ def race_summary(results: list[dict], latency_batch: int) -> str:
         "count, one after another (never at the same time); every variant started from the same "
         "weights and saw the same batches; epoch 1 (tracing/compiling) is reported apart and "
         "excluded; the clock stops only after the framework has finished (`.item()`/`.numpy()`); "
-        "latencies are medians after 3 warm-up calls. Memory is the process' resident set: "
-        "'framework RSS' right after import, 'peak' its high-water mark so far in that process."
+        "latencies are medians after 3 warm-up calls. Every variant ran in its own fresh process, so "
+        "its memory figures are its own: 'framework RSS' right after import, 'peak' the process' "
+        "high-water mark (import + model + training + inference)."
     )

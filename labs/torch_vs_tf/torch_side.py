@@ -14,15 +14,15 @@ import numpy as np
 
 from labs.torch_vs_tf.metrics import loss_and_accuracy
 from labs.torch_vs_tf.settings import ADAM_EPS, SGD_MOMENTUM, TrainConfig
-from labs.torch_vs_tf.weights import CONV_CHANNELS, HIDDEN_CNN, HIDDEN_MLP, KERNEL, Layer
+from labs.torch_vs_tf.weights import CONV_CHANNELS, HIDDEN_CNN, HIDDEN_MLP, KERNEL, Layer, mlp_hidden
 
 
-def build_torch_model(arch: str, side: int, classes: int = 10):
+def build_torch_model(arch: str, side: int, classes: int = 10, hidden: tuple[int, int] = HIDDEN_MLP):
     """The MLP or the CNN as an `nn.Sequential`; input is (N, side*side) floats in [0, 1]."""
     from torch import nn
 
     if arch == "mlp":
-        h1, h2 = HIDDEN_MLP
+        h1, h2 = hidden
         return nn.Sequential(
             nn.Linear(side * side, h1), nn.ReLU(),  # (N, 64) -> (N, 128)
             nn.Linear(h1, h2), nn.ReLU(),  # -> (N, 64)
@@ -78,7 +78,8 @@ class TorchRunner:
 
         torch.manual_seed(cfg.seed)  # nothing random remains (no dropout), but be explicit
         self.cfg = cfg
-        self.model = build_torch_model(cfg.arch, side)
+        hidden = mlp_hidden(layers) if cfg.arch == "mlp" else HIDDEN_MLP
+        self.model = build_torch_model(cfg.arch, side, hidden=hidden)
         load_torch_weights(self.model, layers)
         self.optimizer = make_torch_optimizer(self.model, cfg)
         self.loss_fn = torch.nn.CrossEntropyLoss()  # softmax + NLL on logits, mean over the batch
@@ -131,7 +132,7 @@ class TorchRunner:
         return loss_and_accuracy(self.logits(x), y)
 
     def export(self, folder: Path, example: np.ndarray) -> dict[str, Path]:
-        """Save the trained model two ways: a `torch.export` program (.pt2) and a state_dict (.pt)."""
+        """Save the trained model as a `torch.export` program (.pt2), a state_dict (.pt) and ONNX."""
         import torch
 
         self.model.eval()
@@ -145,7 +146,13 @@ class TorchRunner:
         torch.export.save(program, pt2)
         state = folder / "torch_state_dict.pt"
         torch.save(self.model.state_dict(), state)
-        return {"torch.export (.pt2)": pt2, "state_dict (.pt)": state}
+        files = {"torch.export (.pt2)": pt2, "state_dict (.pt)": state}
+        from labs.torch_vs_tf.exports import ONNX_NEEDS, torch_to_onnx
+        from shared.optional import missing
+
+        if not missing(ONNX_NEEDS):  # optional: without onnx/onnxscript/onnxruntime the row says so
+            files["ONNX (onnxruntime)"] = torch_to_onnx(self.model, example, folder / "torch_model.onnx")
+        return files
 
 
 def load_torch_export(path: Path):

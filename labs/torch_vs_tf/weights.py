@@ -46,10 +46,14 @@ class Layer:
     flatten_from: tuple[int, int, int] | None = None
 
 
-def layer_shapes(arch: str, side: int, classes: int = 10) -> list[tuple[str, str, tuple, tuple | None]]:
-    """(name, kind, PyTorch weight shape, flatten_from) for every trainable layer."""
+def layer_shapes(arch: str, side: int, classes: int = 10,
+                 hidden: tuple[int, ...] = HIDDEN_MLP) -> list[tuple[str, str, tuple, tuple | None]]:
+    """(name, kind, PyTorch weight shape, flatten_from) for every trainable layer.
+
+    `hidden` sets the MLP's hidden widths (the sweep widens them to add work per step).
+    """
     if arch == "mlp":
-        sizes = (side * side, *HIDDEN_MLP, classes)
+        sizes = (side * side, *hidden, classes)
         return [(f"dense{i + 1}", "dense", (sizes[i + 1], sizes[i]), None) for i in range(len(sizes) - 1)]
     if arch == "cnn":
         c1, c2 = CONV_CHANNELS
@@ -63,17 +67,22 @@ def layer_shapes(arch: str, side: int, classes: int = 10) -> list[tuple[str, str
     raise ValueError(f"unknown architecture {arch!r}; use 'mlp' or 'cnn'")
 
 
-def init_weights(arch: str, side: int, seed: int) -> list[Layer]:
+def init_weights(arch: str, side: int, seed: int, hidden: tuple[int, ...] = HIDDEN_MLP) -> list[Layer]:
     """Glorot-uniform weights and zero biases (Keras' defaults), drawn once with NumPy."""
     rng = np.random.default_rng(seed)
     layers = []
-    for name, kind, shape, flatten_from in layer_shapes(arch, side):
+    for name, kind, shape, flatten_from in layer_shapes(arch, side, hidden=hidden):
         receptive = int(np.prod(shape[2:])) if kind == "conv" else 1
         fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
         limit = np.sqrt(6.0 / (fan_in + fan_out))
         weight = rng.uniform(-limit, limit, size=shape).astype(np.float32)
         layers.append(Layer(name, kind, weight, np.zeros(shape[0], np.float32), flatten_from))
     return layers
+
+
+def mlp_hidden(layers: list[Layer]) -> tuple[int, ...]:
+    """The hidden widths of an MLP's weight list (every layer's output but the last)."""
+    return tuple(layer.weight.shape[0] for layer in layers[:-1])
 
 
 def count_params(layers: list[Layer]) -> int:
