@@ -13,9 +13,10 @@ import shutil
 import gradio as gr
 
 from labs import get
-from labs.cpp_wrapping import build, cosmos_sql, hub_tour, knowledge, local_hub, orgs, prebuild, semantic, wrapping
+from labs.cpp_wrapping import (bindings, build, cosmos_sql, cuda_torch, hub_tour, knowledge, local_hub, orgs, prebuild,
+                                semantic, wrapping)
 from shared import serving
-from shared.ui import HEAVY, code_panel, friendly, header, missing_banner, serve
+from shared.ui import GPU, HEAVY, code_panel, friendly, header, missing_banner, serve
 
 LAB = get("cpp_wrapping")
 SLUG = LAB.slug
@@ -37,7 +38,8 @@ def _stand_ins() -> str:
     nvcc = shutil.which("nvcc")
     lines = [
         f"- **C++ compiler:** {'`' + cxx + '`' if cxx else 'not found: the C++ ways will say how to install one'}.",
-        f"- **CUDA:** {'nvcc at `' + nvcc + '` compiles the kernel; it runs only if the CUDA runtime finds a GPU (the table says what it found)' if nvcc else 'nvcc not found: the CUDA way is skipped and says so'}.",
+        f"- **CUDA:** {'nvcc at `' + nvcc + '` compiles the kernel; it runs only if the CUDA runtime finds a GPU (the table says what it found)' if nvcc else 'nvcc not found: the CUDA way is skipped and says so'}. "
+        + cuda_torch.quick_gpu_line(),
         "- **Azure Cosmos DB → SQLite** (in-process, JSON1 functions): the Cosmos emulator only exists as Docker/Windows. "
         "Each query is translated and both statements are shown; a real account runs through the `azure-cosmos` SDK when you give an endpoint and key.",
         "- **Hugging Face Hub → a local stand-in server on 127.0.0.1** (`local_hub.py`) unless you pick huggingface.co: the same `huggingface_hub` calls run against it.",
@@ -54,8 +56,10 @@ def _way_keys(labels: list[str]) -> list[str]:
     return [by_label[label] for label in labels or []]
 
 
-def _compare(labels, a, n_small, n_large, compile_slow, src_ctypes, src_pybind, src_torch, src_cuda, progress):
-    sources = {"ctypes": src_ctypes, "pybind11": src_pybind, "torch": src_torch, "cuda": src_cuda}
+def _compare(labels, a, n_small, n_large, compile_slow, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind,
+             progress):
+    sources = {"ctypes": src_ctypes, "pybind11": src_pybind, "torch": src_torch, "cuda": src_cuda,
+               "nanobind": src_nanobind}
     ways = _way_keys(labels)
     steps = iter(range(1, 100))
     total = 2 * max(1, len(ways)) + 1
@@ -72,13 +76,37 @@ def _compare(labels, a, n_small, n_large, compile_slow, src_ctypes, src_pybind, 
 
 
 @friendly
-def run_quick(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, progress=gr.Progress()):
-    return _compare(labels, a, n_small, n_large, False, src_ctypes, src_pybind, src_torch, src_cuda, progress)
+def run_quick(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind=None,
+              progress=gr.Progress()):
+    return _compare(labels, a, n_small, n_large, False, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind,
+                    progress)
 
 
 @friendly
-def run_all(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, progress=gr.Progress()):
-    return _compare(labels, a, n_small, n_large, True, src_ctypes, src_pybind, src_torch, src_cuda, progress)
+def run_all(labels, a, n_small, n_large, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind=None,
+            progress=gr.Progress()):
+    return _compare(labels, a, n_small, n_large, True, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind,
+                    progress)
+
+
+@friendly
+def run_bindings(a, n_small, n_large, progress=gr.Progress()):
+    """pybind11 vs nanobind: both built with the same flags, measured in this run."""
+    rows, python_ns = bindings.compare_bindings(a=a, n_small=n_small, n_large=n_large,
+                                                progress=lambda m: progress(None, desc=m))
+    return bindings.summary(rows, python_ns), bindings.table(rows)
+
+
+@friendly
+def run_cuda_torch(n, progress=gr.Progress()):
+    """The load_inline CUDA kernel timed apart from its copies, or a plain line saying why it cannot run here."""
+    wrapping.check_sizes(wrapping.SMALL_N, n)
+    ok, message = cuda_torch.gpu_status()
+    if not ok:
+        return f"**Not run.** {message}", [], ""
+    timing = cuda_torch.measure(n, progress=lambda m: progress(None, desc=m))
+    return (f"{message} The kernel moved {3 * 8 * timing.n / 1e6:,.0f} MB in {timing.kernel_ms:.3f} ms; the copies "
+            f"took {timing.h2d_ms + timing.d2h_ms:.2f} ms.", cuda_torch.table(timing), timing.log)
 
 
 def prebuild_start():
@@ -224,12 +252,12 @@ with gr.Blocks(title=LAB.title) as demo:
 
     with gr.Tab("① Wrap C++ & CUDA"):
         gr.Markdown(
-            "One function, **SAXPY** (`out = a*x + y`), called six ways. *Overhead* is the time of one call on a "
+            "One function, **SAXPY** (`out = a*x + y`), called seven ways. *Overhead* is the time of one call on a "
             "tiny array (the cost of crossing from Python into native code); *throughput* is elements per second "
             "on a large array (the loop itself). Every result is checked against NumPy.\n\n"
-            "pybind11 (about 10 s) and the torch extension (about a minute on 2 cores) are compiled **in the "
-            "background** from the first visit, at low priority; the line under the buttons shows how far. **Run the "
-            "example** waits for a build in flight and then runs all five; **Compile & run all** builds whatever is "
+            "pybind11 (about 10 s), nanobind (about 15 s the first time) and the torch extension (about a minute on "
+            "2 cores) are compiled **in the background** from the first visit, at low priority; the line under the "
+            "buttons shows how far. **Run the example** waits for a build in flight and then runs all six CPU ways; **Compile & run all** builds whatever is "
             "missing. Notes on skipped ways are under the summary.")
         with gr.Row():
             ways = gr.CheckboxGroup(list(wrapping.LABELS.values()), value=list(wrapping.LABELS.values()),
@@ -264,19 +292,53 @@ with gr.Blocks(title=LAB.title) as demo:
                 src_ctypes = gr.Code(build.shipped_source("ctypes"), language="cpp", interactive=editable)
             with gr.Tab("pybind11"):
                 src_pybind = gr.Code(build.shipped_source("pybind11"), language="cpp", interactive=editable)
+            with gr.Tab("nanobind"):
+                src_nanobind = gr.Code(build.shipped_source("nanobind"), language="cpp", interactive=editable)
             with gr.Tab("torch load_inline"):
                 src_torch = gr.Code(build.shipped_source("torch"), language="cpp", interactive=editable)
-            with gr.Tab("CUDA"):
+            with gr.Tab("CUDA (nvcc + ctypes)"):
                 src_cuda = gr.Code(build.shipped_source("cuda"), language="cpp", interactive=editable)
         code_panel(wrapping.compare, wrapping.prepare, wrapping.saxpy_python, wrapping.saxpy_numpy,
-                   wrapping.saxpy_ctypes, wrapping.saxpy_pybind11, wrapping.saxpy_torch, wrapping.saxpy_cuda,
-                   build.build_ctypes, build.build_pybind11, build.build_torch, build.build_cuda, wrapping.best_time)
-        inputs = [ways, a_in, small_in, large_in, src_ctypes, src_pybind, src_torch, src_cuda]
+                   wrapping.saxpy_ctypes, wrapping.saxpy_pybind11, wrapping.saxpy_nanobind, wrapping.saxpy_torch,
+                   wrapping.saxpy_cuda, build.build_ctypes, build.build_pybind11, build.build_nanobind_core,
+                   build.build_nanobind, build.build_torch, build.build_cuda, wrapping.best_time)
+        inputs = [ways, a_in, small_in, large_in, src_ctypes, src_pybind, src_torch, src_cuda, src_nanobind]
         outputs = [summary, results, overhead_plot, throughput_plot, compile_log]
         run_btn.click(run_quick, inputs, outputs, api_name=f"{SLUG}_run", **HEAVY)
         all_btn.click(run_all, inputs, outputs, api_name=f"{SLUG}_compile", **HEAVY)
         demo.load(prebuild_start, None, build_status, api_name=f"{SLUG}_prebuild")
         build_timer.tick(prebuild_status, None, build_status, api_name=f"{SLUG}_prebuild_status")
+
+        with gr.Accordion("pybind11 vs nanobind: compile time, .so size, per-call cost", open=False):
+            gr.Markdown(
+                "Both modules are built with the same g++ and flags and export the same `saxpy` and a trivial "
+                f"`add(i, j)`; `add(1, 2)` is called {bindings.TRIVIAL_CALLS:,} times per repeat to measure the "
+                "binding's own cost. nanobind compiles its core library once (from the sources in its wheel) and "
+                "links it into each module. Uses the sizes and `a` above.")
+            bind_btn = gr.Button("⚖️ Compare pybind11 and nanobind", elem_id=f"{SLUG}-bindings")
+            bind_summary = gr.Markdown(elem_id=f"{SLUG}-bindings-summary")
+            bind_table = gr.Dataframe(headers=bindings.TABLE_HEADERS, interactive=False, wrap=True,
+                                      elem_id=f"{SLUG}-bindings-table")
+            code_panel(bindings.compare_bindings, bindings.per_call_ns, build.nanobind_flags)
+            bind_btn.click(run_bindings, [a_in, small_in, large_in], [bind_summary, bind_table],
+                           api_name=f"{SLUG}_bindings", **HEAVY)
+
+        with gr.Accordion("CUDA via torch load_inline: the kernel timed apart from the copies", open=False):
+            gr.Markdown(
+                "`load_inline(cuda_sources=...)` compiles the kernel with nvcc through torch. The three GPU buffers "
+                "are allocated once; CUDA events then time the host→device copies, the kernel alone and the "
+                "device→host copy, each as its own column. (The *CUDA via nvcc + ctypes* row above times one "
+                "call with allocation and copies included.)\n\n" + cuda_torch.quick_gpu_line())
+            cuda_n = gr.Number(cuda_torch.N, label="Elements", precision=0, minimum=1, maximum=wrapping.MAX_N)
+            cuda_btn = gr.Button("🟩 Compile & time on the GPU", elem_id=f"{SLUG}-cuda-torch")
+            cuda_summary = gr.Markdown(elem_id=f"{SLUG}-cuda-torch-summary")
+            cuda_table = gr.Dataframe(headers=cuda_torch.TABLE_HEADERS, interactive=False, wrap=True)
+            cuda_log = gr.Code(language="shell", interactive=False, label="load_inline log")
+            gr.Code(cuda_torch.SOURCE.read_text(), language="cpp", interactive=False,
+                    label="kernels/saxpy_cuda_torch.cu (what load_inline compiles)")
+            code_panel(cuda_torch.build_torch_cuda, cuda_torch.measure, cuda_torch.event_ms)
+            cuda_btn.click(run_cuda_torch, [cuda_n], [cuda_summary, cuda_table, cuda_log],
+                           api_name=f"{SLUG}_cuda_torch", **GPU)
 
     with gr.Tab("② NoSQL knowledge base"):
         gr.Markdown(

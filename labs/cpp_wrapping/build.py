@@ -1,10 +1,13 @@
 """Compile C++ and CUDA sources into things Python can call, and cache what was built.
 
-Four build paths, one per wrapping technique:
+Six build paths, one per wrapping technique:
 
 - `build_ctypes`: `g++ -O2 -shared -fPIC` makes a plain shared library; `ctypes.CDLL` loads it.
 - `build_pybind11`: the same compiler plus pybind11's headers makes a real CPython extension module.
+- `build_nanobind`: the same compiler builds nanobind's core library once from the sources nanobind
+  ships (`src/nb_combined.cpp`, cached as an object file), then each module against it.
 - `build_torch`: `torch.utils.cpp_extension.load_inline` writes a ninja file and builds a torch extension.
+- `build_torch_cuda` (in `cuda_torch.py`): `load_inline(cuda_sources=...)`, the same with nvcc.
 - `build_cuda`: `nvcc -shared` makes a shared library with a CUDA kernel; `ctypes` loads it too.
 
 Every artefact lives in a per-user cache folder named after a hash of (technique, source, flags,
@@ -41,6 +44,7 @@ KERNEL_DIR = Path(__file__).with_name("kernels")
 SOURCES = {
     "ctypes": KERNEL_DIR / "saxpy_ctypes.cpp",
     "pybind11": KERNEL_DIR / "saxpy_pybind.cpp",
+    "nanobind": KERNEL_DIR / "saxpy_nanobind.cpp",
     "torch": KERNEL_DIR / "saxpy_torch.cpp",
     "cuda": KERNEL_DIR / "saxpy_cuda.cu",
 }
@@ -54,6 +58,18 @@ COMPILE_TIMEOUT_S = 600
 # Opt-in switch for compiling sources that differ from the shipped ones (edited in the UI).
 ALLOW_EDITS_ENV = "CPP_WRAPPING_ALLOW_USER_CODE"
 CACHE_ENV = "CPP_WRAPPING_CACHE"
+
+
+# Written beside each g++/nvcc artefact: how long its compile took, for comparisons read from the cache.
+COMPILE_SECONDS_FILE = "compile_seconds"
+
+
+def recorded_compile_seconds(artefact: Path) -> float | None:
+    """The compile time recorded when `artefact` was built, or None if it was not recorded."""
+    try:
+        return float((Path(artefact).parent / COMPILE_SECONDS_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 class BuildError(ValueError):
@@ -224,6 +240,7 @@ def _artefact_build(way: str, source: str, flags: tuple[str, ...], filename: str
         src.write_text(source)
         tmp = folder / f"tmp-{os.getpid()}-{filename}"
         log, seconds = _run_compiler(command(src, tmp), folder)
+        (folder / COMPILE_SECONDS_FILE).write_text(f"{seconds:.3f}\n")
         os.replace(tmp, target)  # atomic: a reader never sees a half-written library
         return target, log, seconds, False, key
 
@@ -254,30 +271,105 @@ def build_ctypes(source: str | None = None) -> BuildResult:
 
 def build_pybind11(source: str | None = None) -> BuildResult:
     """Compile the pybind11 source into a CPython extension module and import it from its file."""
-    pybind11 = _require("pybind11", "the pybind11 technique")
+    _require("pybind11", "the pybind11 technique")
 
     source = resolve_source("pybind11", source)
     cxx = find_compiler()
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    includes = (f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}")
-    flags = CXXFLAGS + ("-fvisibility=hidden",) + includes
+    flags = pybind11_flags()
     path, log, seconds, cached, key = _artefact_build(
         "pybind11", source, flags, f"saxpy_pybind{suffix}", ".cpp",
         lambda src, out: [cxx, *flags, str(src), "-o", str(out)])
     if ("pybind11", key) not in _LOADED:
-        # The module name must match PYBIND11_MODULE(saxpy_pybind, m) in the source.
-        loader = importlib.machinery.ExtensionFileLoader("saxpy_pybind", str(path))
-        spec = importlib.util.spec_from_file_location("saxpy_pybind", path, loader=loader)
-        try:
-            module = importlib.util.module_from_spec(spec)
-            loader.exec_module(module)
-        except ImportError as exc:
-            raise BuildError(f"The extension compiled but could not be imported ({exc}). "
-                             "Keep the module name `saxpy_pybind` in PYBIND11_MODULE.") from exc
-        if not hasattr(module, "saxpy"):
-            raise BuildError("The extension has no `saxpy` function: keep `m.def(\"saxpy\", ...)`.")
+        module = _import_extension("saxpy_pybind", path, "PYBIND11_MODULE")
         _LOADED[("pybind11", key)] = BuildResult("pybind11", path, seconds, cached, log, module)
     return BuildResult("pybind11", path, seconds, cached, log, _LOADED[("pybind11", key)].module)
+
+
+def pybind11_flags() -> tuple[str, ...]:
+    """The g++ flags of the pybind11 build: the common ones, hidden visibility, the include folders."""
+    import pybind11
+
+    return CXXFLAGS + ("-fvisibility=hidden", f"-I{pybind11.get_include()}", f"-I{sysconfig.get_paths()['include']}")
+
+
+def _nanobind_includes(nanobind: Any) -> tuple[str, ...]:
+    root = Path(nanobind.include_dir()).parent
+    return (f"-I{nanobind.include_dir()}", f"-I{root / 'ext' / 'robin_map' / 'include'}",
+            f"-I{sysconfig.get_paths()['include']}")
+
+
+def nanobind_flags() -> tuple[str, ...]:
+    """The g++ flags of the nanobind build: exactly the pybind11 ones, with nanobind's include folders."""
+    import nanobind
+
+    return CXXFLAGS + ("-fvisibility=hidden",) + _nanobind_includes(nanobind)
+
+
+def _nanobind_core_spec() -> tuple[str, tuple[str, ...], Path]:
+    # What the core object depends on: nanobind's version and combined source, and the flags.
+    import nanobind
+
+    core = Path(nanobind.source_dir()) / "nb_combined.cpp"
+    flags = tuple(f for f in nanobind_flags() if f != "-shared")
+    return f"nanobind {nanobind.__version__}\n{core.read_text()}", flags, core
+
+
+def _nanobind_core_dir() -> str:
+    text, flags, _ = _nanobind_core_spec()
+    return f"nanobind-core-{cache_key('nanobind-core', text, flags)}"
+
+
+def build_nanobind_core() -> tuple[Path, str, float, bool]:
+    """Compile nanobind's core (`src/nb_combined.cpp`, shipped in the wheel) once into an object file.
+
+    nanobind's CMake helper builds this as a static library `libnanobind`; here the same source is
+    compiled with the same flags as every module (minus `-shared`, plus `-c`) and cached by
+    nanobind's version. Returns (object file, log, seconds, cached).
+    """
+    _require("nanobind", "the nanobind technique")
+    cxx = find_compiler()
+    text, flags, core = _nanobind_core_spec()
+    path, log, seconds, cached, _ = _artefact_build(
+        "nanobind-core", text, flags, "libnanobind.o", ".txt",
+        lambda src, out: [cxx, *flags, "-c", str(core), "-o", str(out)])
+    return path, log, seconds, cached
+
+
+def build_nanobind(source: str | None = None) -> BuildResult:
+    """Compile the nanobind source into a CPython extension module (linking the cached core) and import it.
+
+    `seconds` is the module's own compile; the one-off core compile is added when it ran in this call.
+    """
+    _require("nanobind", "the nanobind technique")
+    source = resolve_source("nanobind", source)
+    cxx = find_compiler()
+    core, core_log, core_s, _ = build_nanobind_core()
+    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
+    flags = nanobind_flags()
+    path, log, seconds, cached, key = _artefact_build(
+        "nanobind", source, flags + (core.parent.name,), f"saxpy_nanobind{suffix}", ".cpp",
+        lambda src, out: [cxx, *flags, str(src), str(core), "-o", str(out)])
+    if ("nanobind", key) not in _LOADED:
+        module = _import_extension("saxpy_nanobind", path, "NB_MODULE")
+        _LOADED[("nanobind", key)] = BuildResult("nanobind", path, seconds, cached, log, module)
+    return BuildResult("nanobind", path, seconds + core_s, cached and core_s == 0, core_log + log,
+                       _LOADED[("nanobind", key)].module)
+
+
+def _import_extension(name: str, path: Path, macro: str) -> Any:
+    # The module name must match the one in the source's PYBIND11_MODULE/NB_MODULE(name, m).
+    loader = importlib.machinery.ExtensionFileLoader(name, str(path))
+    spec = importlib.util.spec_from_file_location(name, path, loader=loader)
+    try:
+        module = importlib.util.module_from_spec(spec)
+        loader.exec_module(module)
+    except ImportError as exc:
+        raise BuildError(f"The extension compiled but could not be imported ({exc}). "
+                         f"Keep the module name `{name}` in {macro}.") from exc
+    if not hasattr(module, "saxpy"):
+        raise BuildError("The extension has no `saxpy` function: keep `m.def(\"saxpy\", ...)`.")
+    return module
 
 
 def torch_build_dir(source: str | None = None) -> Path:
@@ -299,14 +391,13 @@ def is_built(way: str, source: str | None = None) -> bool:
     else:
         import importlib.util as iu
 
-        if iu.find_spec("pybind11") is None:
+        if iu.find_spec(way) is None:  # the pybind11 or nanobind package
             return False
-        import pybind11
-
         suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-        flags = CXXFLAGS + ("-fvisibility=hidden", f"-I{pybind11.get_include()}",
-                            f"-I{sysconfig.get_paths()['include']}")
-        key, filename = cache_key(way, source, flags), f"saxpy_pybind{suffix}"
+        if way == "pybind11":
+            key, filename = cache_key(way, source, pybind11_flags()), f"saxpy_pybind{suffix}"
+        else:
+            key, filename = cache_key(way, source, nanobind_flags() + (_nanobind_core_dir(),)), f"saxpy_nanobind{suffix}"
     return (cache_root() / f"{way}-{key}" / filename).exists()
 
 

@@ -1,4 +1,4 @@
-"""Compile the slow ways (pybind11, torch load_inline) in the background, so the first click runs them.
+"""Compile the slow ways (pybind11, nanobind, torch load_inline) in the background, so the first click runs them.
 
 `start()` launches one daemon thread (never more than one build at a time) that builds each shipped
 source not yet in the cache, at the lowest CPU priority: on Linux `os.nice` lowers the calling
@@ -18,9 +18,10 @@ from typing import Callable
 from labs.cpp_wrapping import build
 
 PREBUILD_ENV = "CPP_WRAPPING_PREBUILD"
-WAYS = ("pybind11", "torch")  # the builds that take ~10 s and ~1 min on 2 cores
+WAYS = ("pybind11", "nanobind", "torch")  # the builds that take ~10 s, ~16 s and ~1 min on 2 cores
 NICENESS = 19  # the lowest priority: compile only with CPU time nobody else wants
-_BUILDERS = {"ctypes": build.build_ctypes, "pybind11": build.build_pybind11, "torch": build.build_torch}
+_BUILDERS = {"ctypes": build.build_ctypes, "pybind11": build.build_pybind11, "nanobind": build.build_nanobind,
+             "torch": build.build_torch}
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None

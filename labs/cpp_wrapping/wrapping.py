@@ -9,8 +9,9 @@ it a fair ruler for what each wrapping technique costs:
 - throughput: elements per second for a large input, where the loop dominates.
 
 The ways: pure Python (a list comprehension), NumPy (vectorised C inside NumPy), C++ through
-ctypes, C++ through pybind11, C++ through torch's load_inline, and a CUDA kernel through ctypes
-when nvcc and a GPU are present.
+ctypes, C++ through pybind11 and through nanobind, C++ through torch's load_inline, and a CUDA
+kernel built by nvcc and called through ctypes (copies included) when nvcc and a GPU are present.
+`cuda_torch.py` times a CUDA kernel alone, apart from its transfers.
 """
 
 from __future__ import annotations
@@ -22,17 +23,18 @@ from typing import Any, Callable
 from labs.cpp_wrapping import build, prebuild
 
 # Order in tables and charts: slowest crossing first.
-WAYS = ("python", "numpy", "ctypes", "pybind11", "torch", "cuda")
+WAYS = ("python", "numpy", "ctypes", "pybind11", "nanobind", "torch", "cuda")
 LABELS = {
     "python": "Pure Python",
     "numpy": "NumPy",
     "ctypes": "C++ via ctypes",
     "pybind11": "C++ via pybind11",
+    "nanobind": "C++ via nanobind",
     "torch": "C++ via torch load_inline",
     "cuda": "CUDA via nvcc + ctypes",
 }
 # Ways whose compile takes long on a 2-core machine; the quick example skips them unless cached.
-SLOW_BUILDS = ("pybind11", "torch")
+SLOW_BUILDS = ("pybind11", "nanobind", "torch")
 DEFAULT_A = 2.5
 SMALL_N = 16  # tiny input: measures the Python-to-native crossing, not the arithmetic
 LARGE_N = 1_000_000  # large input: 8 MB per array, well past the caches, measures the loop
@@ -61,6 +63,11 @@ def saxpy_ctypes(lib: Any, a: float, x: Any, y: Any) -> Any:
 
 def saxpy_pybind11(module: Any, a: float, x: Any, y: Any) -> Any:
     """pybind11: the extension takes and returns NumPy arrays itself."""
+    return module.saxpy(a, x, y)
+
+
+def saxpy_nanobind(module: Any, a: float, x: Any, y: Any) -> Any:
+    """nanobind: the same call as pybind11; the ndarray type checks dtype, shape and layout."""
     return module.saxpy(a, x, y)
 
 
@@ -193,7 +200,7 @@ def prepare(way: str, progress: Callable[[str], None] | None = None,
             return None, row
     if progress:
         progress(f"{'loading' if build.is_built(way, source) else 'compiling'} {LABELS[way]}")
-    builder = {"ctypes": build.build_ctypes, "pybind11": build.build_pybind11,
+    builder = {"ctypes": build.build_ctypes, "pybind11": build.build_pybind11, "nanobind": build.build_nanobind,
                "torch": build.build_torch, "cuda": build.build_cuda}[way]
     result = builder(source)
     row.compile_s, row.cached, row.log = result.seconds, result.cached, result.log
@@ -201,6 +208,8 @@ def prepare(way: str, progress: Callable[[str], None] | None = None,
         return (lambda a, x, y: saxpy_ctypes(result.module, a, x, y)), row
     if way == "pybind11":
         return (lambda a, x, y: saxpy_pybind11(result.module, a, x, y)), row
+    if way == "nanobind":
+        return (lambda a, x, y: saxpy_nanobind(result.module, a, x, y)), row
     if way == "torch":
         import torch
 
@@ -252,7 +261,7 @@ def compare(ways: tuple[str, ...] | list[str] = WAYS, *, a: float = DEFAULT_A, n
         a: The scalar in a*x + y.
         n_small: Elements for the per-call overhead measurement.
         n_large: Elements for the throughput measurement.
-        compile_slow: Compile pybind11 and torch if they are not cached yet (~10 s and ~1 min).
+        compile_slow: Compile pybind11, nanobind and torch if not cached yet (~10 s, ~16 s, ~1 min).
         progress: Called with a short message per step (the UI maps it to gr.Progress).
         sources: Edited C++ sources per way (ignored unless the operator allowed edits).
 

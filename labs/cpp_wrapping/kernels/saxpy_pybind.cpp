@@ -30,7 +30,11 @@ py::array_t<double> saxpy(double a, const Array& x, const Array& y) {
     return out;
 }
 
+// A trivial function: calling it N times measures the binding's own per-call cost.
+int add(int i, int j) { return i + j; }
+
 PYBIND11_MODULE(saxpy_pybind, m) {
     m.doc() = "SAXPY (out = a*x + y) compiled with pybind11";
     m.def("saxpy", &saxpy, py::arg("a"), py::arg("x"), py::arg("y"), "Return a*x + y as a new array.");
+    m.def("add", &add, py::arg("i"), py::arg("j"), "Return i + j (for timing the call itself).");
 }
