@@ -22,7 +22,8 @@ RUN = {"concurrency_limit": 4, "concurrency_id": "cloud_sdks_emulators"}  # emul
 CLOUD_CHOICES = list(runner.CLOUDS)
 STEP_HEADERS = ["cloud", "operation", "ms", "ok", "result", "target"]
 STATUS_HEADERS = ["emulator", "stands in for", "installed here", "state"]
-LIB_HEADERS = ["cloud", "package", "purpose", "category", "publisher", "latest", "released", "installed here"]
+LIB_HEADERS = ["cloud", "package", "purpose", "category", "publisher", "latest", "released", "installed here", "status",
+               "published by", "why (rule used)"]
 EXAMPLE_PAYLOAD = "# Model card\nmodel: tiny-classifier v3\naccuracy: 0.94\n"
 EXAMPLE_MESSAGES = "train model-a\ntrain model-b\nevaluate model-a"
 SHARED = serving.is_shared()  # decided when the page is built; the logic checks again on every call
@@ -129,7 +130,8 @@ def _snapshot_counts() -> str:
     snap = catalogue.load()
     totals = " · ".join(f"**{c}** {n['packages']} packages ({n['official']} official)"
                         for c, n in catalogue.counts(snap).items())
-    return f"Snapshot of **{snap.date}** ({snap.source}). {totals}."
+    checked = f" Publisher and status checked against the index's metadata on {snap.checked}." if snap.checked else ""
+    return f"Snapshot of **{snap.date}** ({snap.source}). {totals}.{checked}"
 
 
 @friendly
@@ -264,7 +266,10 @@ with gr.Blocks(title=LAB.title) as demo:
 
     with gr.Tab("④ All Python libraries"):
         gr.Markdown("Every package on the package index associated with each cloud, from a dated snapshot built by "
-                    "`labs/cloud_sdks/build_catalogue.py` (nothing is fetched at run time). *Installed here* is "
+                    "`labs/cloud_sdks/build_catalogue.py` (nothing is fetched at run time). *Publisher* and *status* "
+                    "(GA / preview / deprecated / yanked) come from each package's own index metadata — author e-mail "
+                    "domain, repository, Development Status classifier, version, yanked flags — and *why* names the "
+                    "rule used per row; rows marked *not checked* still use name heuristics. *Installed here* is "
                     "checked live against this Python environment.")
         with gr.Row():
             lib_query = gr.Textbox("", label="Search name or purpose", placeholder="e.g. storage, ml, identity",

