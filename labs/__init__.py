@@ -168,7 +168,7 @@ _ENTRIES = (
         learn=(
             "Read the hardware from Python: SIMD flags, torch build, every CUDA device property",
             "Time CPU/GPU work correctly: warm-up, synchronize or CUDA events, median and IQR",
-            "Read TFLOP/s and GB/s as % of spec peak per dtype (fp32/TF32/bf16/fp8), on a roofline",
+            "Read TFLOP/s and GB/s as % of peak per dtype, with the CPU clock measured; find the best matmul shape",
             "Find where a parallel device pays off, and see how time.time() lies",
         ),
         minutes=30,
@@ -176,6 +176,7 @@ _ENTRIES = (
         hardware="zero-a10g",
         color_from="green",
         color_to="indigo",
+        apt=("gcc", "libc6-dev"),  # the measured-clock loop (labs/cuda_benchmark/clock.py) is compiled C
         tags=("cuda", "benchmark", "zerogpu"),
     ),
     Lab(

@@ -11,8 +11,10 @@ import gradio as gr
 
 from labs import get
 from labs.cuda_benchmark import results as res
+from labs.cuda_benchmark import shapes as shp
+from labs.cuda_benchmark.clock import measure_clock
 from labs.cuda_benchmark.hardware import cpu_info, cuda_devices, hardware_report, report_markdown
-from labs.cuda_benchmark.specs import DTYPE_KEYS, cpu_peak, flops_per_cycle, match_gpu
+from labs.cuda_benchmark.specs import DTYPE_KEYS, cpu_peak, flops_per_cycle, match_gpu, over_peak_reason
 from labs.cuda_benchmark.suite import (
     DEFAULT_BANDWIDTH_MIB, DEFAULT_DTYPES, DEFAULT_GPU_SIZES, DEFAULT_MIN_RUN_TIME, DEFAULT_SIZES, METHODS,
     MIN_RUN_TIME, make_config, plan_suite, run_suite,
@@ -31,7 +33,10 @@ EXTRA = (
     "which CPU stand-in replaces each GPU step: the crossover compares 1 CPU thread with all of them, and "
     "host↔device transfers are skipped because a CPU has no separate device memory. "
     "The CUDA steps (CUDA events, transfers, fp8, GPU crossover) follow torch's documented APIs and are "
-    "tested by `pytest -m gpu` (skipped without a GPU); GPU figures come only from a run on a GPU."
+    "tested by `pytest -m gpu` (skipped without a GPU); GPU figures come only from a run on a GPU. "
+    "**% of peak on a CPU** uses the clock measured on this machine (a dependent-add loop in C, shown on the "
+    "hardware card), not the nominal one; a point above 100 % is flagged ⚠️ with its likely reason. "
+    "Section 4 searches for the matmul shape closest to the peak."
 )
 
 # (label, device, sizes, dtypes, bandwidth MiB, method, seconds per point, naive, crossover, transfers)
@@ -56,12 +61,14 @@ def _plots(rows: list[dict[str, Any]], context: dict[str, Any]) -> list[Any]:
             data["crossover_text"]]
 
 
-def _status(context: dict[str, Any], done: int, total: int, message: str, *, finished: bool) -> str:
+def _status(context: dict[str, Any], done: int, total: int, message: str, *, finished: bool,
+            rows: list[dict[str, Any]] = ()) -> str:
     head = f"✅ **Finished.** {message}" if finished else f"⏳ **Step {done}/{total}**: {message}"
     lines = [head, f"Device: **{context.get('device', '?')}** · {context.get('device_name', '?')} · "
                     f"peaks from {context.get('peak_source', '?')}"]
     lines += [f"- {note}" for note in context.get("notes", [])]
-    return "\n".join(lines)
+    flagged = res.over_peak_text(rows)
+    return "\n".join(lines + ([flagged] if flagged else []))
 
 
 @friendly
@@ -85,16 +92,43 @@ def run_benchmark(device: str, sizes: str, dtypes: list[str], bandwidth: str, me
         context = event.get("context", context)
         rows.extend(event["rows"])
         progress((event["done"], max(1, event["total"])), desc=event["message"])
-        yield [_status(context, event["done"], event["total"], event["message"], finished=False),
+        yield [_status(context, event["done"], event["total"], event["message"], finished=False, rows=rows),
                *_plots(rows, context), res.naive_lesson(rows, context.get("device", "cpu")),
                res.table_frame(rows), None, None, {"rows": rows, "context": context}]
     csv_path, json_path = res.save_results(rows, context, machine={"cpu": cpu_info()["model"]})
     done = f"{len(rows)} measurements in {time.perf_counter() - started:.1f} s; CSV/JSON under *All results and downloads*."
     if context.get("stopped"):
         done = f"Stopped at the time budget (see the note below). {done}"
-    yield [_status(context, 0, 0, done, finished=True), *_plots(rows, context),
+    yield [_status(context, 0, 0, done, finished=True, rows=rows), *_plots(rows, context),
            res.naive_lesson(rows, context.get("device", "cpu")), res.table_frame(rows),
            str(csv_path), str(json_path), {"rows": rows, "context": context}]
+
+
+# (label, device, dtype, m, n, k, seconds per shape)
+SHAPE_EXAMPLES = [
+    ("CPU: 9 shapes around 256 (~1 s)", "auto", "fp32", shp.DEFAULT_CPU["m"], shp.DEFAULT_CPU["n"],
+     shp.DEFAULT_CPU["k"], shp.DEFAULT_SECONDS_PER_SHAPE),
+    ("GPU: 32 shapes around 4096, bf16 (needs CUDA)", "cuda", "bf16", shp.DEFAULT_GPU["m"], shp.DEFAULT_GPU["n"],
+     shp.DEFAULT_GPU["k"], 0.05),
+]
+
+
+@friendly
+def search_shapes(device: str, dtype: str, m: str, n: str, k: str, seconds: float,
+                  progress: gr.Progress = gr.Progress()):
+    """Run the best-shape search shape by shape, updating the summary, table and plot after each."""
+    config = shp.make_shape_config(device=device, dtype=dtype, m=m, n=n, k=k, seconds_per_shape=seconds)
+    rows: list[dict[str, Any]] = []
+    context: dict[str, Any] = {}
+    for event in shp.run_shapes(config):
+        context = event.get("context", context)
+        if event["row"]:
+            rows.append(event["row"])
+        progress((event["done"], max(1, event["total"])), desc=event["message"])
+        head = ("✅ **Finished.**" if event["done"] == event["total"] or event.get("stopped")
+                else f"⏳ **Shape {event['done']}/{event['total']}**: {event['message']}")
+        yield (f"{head}\n\n{shp.shape_summary(rows, context)}", shp.shape_table(rows),
+               gr.BarPlot(shp.shape_plot_frame(rows), sort=None))
 
 
 @friendly
@@ -182,16 +216,49 @@ with gr.Blocks(title=LAB.title) as demo:
                                x_title="matrix size n", y_title="GFLOP/s", visible=False)
     compare_table = gr.Dataframe(interactive=False, wrap=True, visible=False)
 
+    gr.Markdown(
+        "## 4 · Best-shape search (MAMF)\nWhich m×k @ k×n shape gets closest to the peak? Matmul kernels work on "
+        f"tiles (GPU: {shp.GPU_TILE}, CPU: {shp.CPU_TILE} here): a dimension one past a tile multiple needs an extra, "
+        "almost empty tile. The search times every combination of the m, n and k values (at most "
+        f"{shp.MAX_SHAPES}) and names the best shape with its % of peak (GPU: the spec sheet; CPU: the peak at the "
+        "measured clock). On a CPU the sweep is kept tiny; the GPU example needs a CUDA GPU.")
+    with gr.Row():
+        shape_device = gr.Radio(["auto", "cpu", "cuda"], value="auto", label="Device")
+        shape_dtype = gr.Dropdown(list(shp.SHAPE_DTYPES), value="fp32", label="dtype")
+        shape_seconds = gr.Slider(shp.SECONDS_PER_SHAPE[0], shp.SECONDS_PER_SHAPE[1],
+                                  value=shp.DEFAULT_SECONDS_PER_SHAPE, step=0.01, label="Seconds per shape")
+    with gr.Row():
+        shape_m = gr.Textbox(shp.DEFAULT_CPU["m"], label="m values (rows of A and C)", elem_id="cuda_benchmark_shape_m")
+        shape_n = gr.Textbox(shp.DEFAULT_CPU["n"], label="n values (columns of B and C)")
+        shape_k = gr.Textbox(shp.DEFAULT_CPU["k"], label="k values (the shared, summed dimension)")
+    shape_inputs = [shape_device, shape_dtype, shape_m, shape_n, shape_k, shape_seconds]
+    with gr.Row():
+        shape_btn = gr.Button("Search shapes", variant="primary", elem_id="cuda_benchmark_shapes")
+        shape_cancel = gr.Button("Cancel", variant="stop", elem_id="cuda_benchmark_shapes_cancel")
+    shape_examples = gr.Examples(
+        examples=[list(row[1:]) for row in SHAPE_EXAMPLES], example_labels=[row[0] for row in SHAPE_EXAMPLES],
+        inputs=shape_inputs, api_name="cuda_benchmark_shapes_example", label="Shape searches (click one to run it)")
+    shape_md = gr.Markdown(elem_id="cuda_benchmark_shape_summary")
+    shape_plot = gr.BarPlot(x="shape", y="gflops", color="kind", title="Throughput per shape (m x n x k)",
+                            x_title="shape", y_title="GFLOP/s")
+    shape_table = gr.Dataframe(headers=list(shp.SHAPE_COLUMNS), label="Shapes, best first", interactive=False, wrap=True)
+
     code_panel(measure, measure_torch_benchmark, measure_cuda_events, naive_time, make_matmul, make_copy,
                make_transfer, make_matmul_roundtrip, check_fits, plan_suite, run_suite, cpu_peak,
-               flops_per_cycle, match_gpu, cuda_devices, res.roofline_frame, res.crossover_size,
-               res.crossover_text)
+               flops_per_cycle, measure_clock, over_peak_reason, match_gpu, cuda_devices, res.roofline_frame,
+               res.crossover_size, res.crossover_text, shp.around, shp.plan_shapes, shp.run_shapes, shp.time_shape)
 
     detect_btn.click(detect, None, [card, card_json], api_name="cuda_benchmark_detect")
     run_event = run_btn.click(run_benchmark, inputs, outputs, api_name="cuda_benchmark_run", **GPU)
     example_event = example_rows.load_input_event.then(run_benchmark, inputs, outputs,
                                                        api_name="cuda_benchmark_example_run", **GPU)
+    shape_outputs = [shape_md, shape_table, shape_plot]
+    shape_event = shape_btn.click(search_shapes, shape_inputs, shape_outputs, api_name="cuda_benchmark_shapes", **GPU)
+    shape_example_event = shape_examples.load_input_event.then(
+        search_shapes, shape_inputs, shape_outputs, api_name="cuda_benchmark_shapes_example_run", **GPU)
     cancel_btn.click(None, None, None, cancels=[run_event, example_event], api_name="cuda_benchmark_cancel")
+    shape_cancel.click(None, None, None, cancels=[shape_event, shape_example_event],
+                       api_name="cuda_benchmark_shapes_cancel")
     compare_btn.click(compare, [upload, live_state], [compare_md, compare_plot, compare_table],
                       api_name="cuda_benchmark_compare")
 

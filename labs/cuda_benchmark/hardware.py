@@ -232,23 +232,36 @@ def mps_info() -> dict[str, Any]:
     return {"available": bool(mps.is_available()), "built": bool(mps.is_built())}
 
 
-def cpu_peak_for(cpu: dict[str, Any], threads: int) -> CpuPeak | None:
-    """The CPU peak for the cores torch's threads can use (None when the clock is unknown)."""
-    if not cpu.get("clock_ghz"):
+def peak_cores(cpu: dict[str, Any], threads: int) -> int:
+    """Cores a run with ``threads`` torch threads can keep busy (at most the physical, usable ones)."""
+    return max(1, min(threads, cpu.get("physical_cores") or cpu["usable_cpus"], cpu["usable_cpus"]))
+
+
+def cpu_peak_for(cpu: dict[str, Any], threads: int, *, ghz: float | None = None) -> CpuPeak | None:
+    """The CPU peak for the cores torch's threads can use (None when the clock is unknown).
+
+    Args:
+        ghz: The achieved clock (`labs.cuda_benchmark.clock.achieved_clock`); None uses the clock the OS reports.
+    """
+    clock = ghz or cpu.get("clock_ghz")
+    if not clock:
         return None
-    cores = max(1, min(threads, cpu.get("physical_cores") or cpu["usable_cpus"], cpu["usable_cpus"]))
-    return cpu_peak(cores=cores, ghz=cpu["clock_ghz"], flags=set(cpu["flags"]), vendor=cpu["vendor"] or "",
-                    family=cpu["family"], arch=cpu["arch"])
+    return cpu_peak(cores=peak_cores(cpu, threads), ghz=clock, flags=set(cpu["flags"]), vendor=cpu["vendor"] or "",
+                    family=cpu["family"], arch=cpu["arch"], measured=bool(ghz))
 
 
 @gpu(duration=30)
 def hardware_report() -> dict[str, Any]:
     """Collect the whole hardware card (inside the GPU context on ZeroGPU)."""
+    from labs.cuda_benchmark.clock import achieved_clock
+
     cpu = cpu_info()
     build = torch_build()
-    peak = cpu_peak_for(cpu, build["threads"])
+    clock = achieved_clock(peak_cores(cpu, build["threads"]))
+    peak = cpu_peak_for(cpu, build["threads"], ghz=clock.ghz)
     return {
         "cpu": cpu,
+        "clock": {**clock.as_dict(), "error_note": clock.error_note},
         "cpu_peak": None if peak is None else {"gflops": peak.gflops, "cores": peak.cores, "ghz": peak.ghz,
                                                "flops_per_cycle": peak.flops_per_cycle, "basis": list(peak.basis)},
         "torch": build,
@@ -278,6 +291,12 @@ def report_markdown(report: dict[str, Any]) -> str:
         f"- Caches (CPU 0): {caches_text(cpu.get('caches') or []) or 'not reported by this OS'}",
         f"- Memory: {_gb(mem['total'])} total, {_gb(mem['available'])} available{limit}",
     ]
+    clock = report.get("clock") or {}
+    if clock.get("ghz"):
+        lines.append(f"- Achieved clock: **{clock['ghz']:.2f} GHz** with {clock['threads']} core(s) busy "
+                     f"(reported: {cpu['clock_ghz'] or '?'} GHz) — {clock['method']}. {clock.get('error_note', '')}")
+    elif clock:
+        lines.append(f"- Achieved clock not measured: {clock.get('reason')}. The peak uses the reported clock.")
     peak = report.get("cpu_peak")
     if peak:
         figures = ", ".join(f"{k} {v:,.0f}" for k, v in peak["gflops"].items())

@@ -22,11 +22,11 @@ KEEP_S = 3600  # saved runs older than an hour are deleted when a new run is sav
 FILE_PREFIX = "cuda_benchmark-"
 MAX_RESULTS_BYTES = 5 * 1024 * 1024  # a saved run is a few kB; anything this big is not one
 REQUIRED_ROW_KEYS = ("section", "variant", "dtype", "size", "median_s")
-ROW_TEXT_KEYS = ("device", "device_name", "size_label", "method")  # optional; text or null
+ROW_TEXT_KEYS = ("device", "device_name", "size_label", "method", "flag")  # optional; text or null
 ROW_NUMBER_KEYS = ("iqr_s", "best_s", "repeats", "flops", "bytes", "tflops", "gbps", "peak_tflops", "peak_gbps",
                    "pct_peak", "naive_cold_s", "naive_cold_tflops", "naive_nosync_s", "naive_nosync_tflops")
 TABLE_COLUMNS = ("section", "variant", "device", "dtype", "size_label", "median_ms", "iqr_ms", "repeats",
-                 "gflops", "gbps", "pct_peak", "naive_cold_ms", "naive_nosync_ms", "method")
+                 "gflops", "gbps", "pct_peak", "flag", "naive_cold_ms", "naive_nosync_ms", "method")
 
 
 class ResultsFileError(ValueError):
@@ -35,7 +35,7 @@ class ResultsFileError(ValueError):
 
 # Columns that hold text; every other plotted column is numeric, even when a frame is still empty
 # (an empty object-typed column would make the browser draw that axis as categories).
-TEXT_COLUMNS = {"section", "variant", "device", "dtype", "size_label", "method", "series", "size", "unit"}
+TEXT_COLUMNS = {"section", "variant", "device", "dtype", "size_label", "method", "series", "size", "unit", "flag"}
 
 
 def _frame(records: list[dict[str, Any]], columns: list[str], *, plotted: bool = True):
@@ -60,6 +60,7 @@ def table_frame(rows: list[dict[str, Any]]):
         "repeats": row.get("repeats"),
         "gflops": r(row["tflops"] * 1e3, 1) if row.get("tflops") else None,
         "gbps": r(row.get("gbps"), 2), "pct_peak": r(row.get("pct_peak"), 1),
+        "flag": ("⚠️ " + row["flag"]) if row.get("flag") else None,
         "naive_cold_ms": r(row["naive_cold_s"] * 1e3, 4) if row.get("naive_cold_s") else None,
         "naive_nosync_ms": r(row["naive_nosync_s"] * 1e3, 4) if row.get("naive_nosync_s") else None,
         "method": row.get("method"),
@@ -112,6 +113,32 @@ def pct_peak_frame(rows: list[dict[str, Any]]):
         if row["section"] == "matmul" and row.get("pct_peak") is not None:
             best[row["dtype"]] = max(best.get(row["dtype"], 0.0), row["pct_peak"])
     return _frame([{"dtype": k, "pct_of_peak": round(v, 1)} for k, v in best.items()], ["dtype", "pct_of_peak"])
+
+
+def flag_rows(rows: list[dict[str, Any]], context: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows with a ``flag`` on every point above 100 % of its peak (runs saved before flags existed get one too)."""
+    from labs.cuda_benchmark.specs import over_peak_reason
+
+    measured = bool((context.get("clock") or {}).get("ghz"))
+    out = []
+    for row in rows:
+        if (row.get("pct_peak") or 0) > 100 and not row.get("flag"):
+            row = {**row, "flag": over_peak_reason(row["dtype"], device=row.get("device") or context.get("device", "cpu"),
+                                                   clock_measured=measured)}
+        out.append(row)
+    return out
+
+
+def over_peak_text(rows: list[dict[str, Any]]) -> str:
+    """Markdown lines for the points above 100 % of their peak (empty when there are none)."""
+    flagged = [r for r in rows if r.get("flag")]
+    if not flagged:
+        return ""
+    lines = [f"- ⚠️ **{r['section']} {r['dtype']} n={r.get('size_label', r['size'])}: {r['pct_peak']:.0f} % of peak** "
+             f"({r['tflops'] * 1e3:,.1f} GFLOP/s vs {r['peak_tflops'] * 1e3:,.1f}): {r['flag'].removeprefix('above 100 % of peak: ')}."
+             for r in flagged[:6] if r.get("tflops") and r.get("peak_tflops")]
+    more = f"\n- … and {len(flagged) - 6} more (see the table's *flag* column)." if len(flagged) > 6 else ""
+    return "**Impossible numbers (above 100 % of peak), read them as such:**\n" + "\n".join(lines) + more
 
 
 def bandwidth_frame(rows: list[dict[str, Any]]):
@@ -444,7 +471,7 @@ def compare_data(doc: dict[str, Any], live: dict[str, Any] | None) -> dict[str, 
 
     label = str(doc.get("label") or "saved")[:80]
     ctx = doc.get("context", {})
-    saved_rows = doc["rows"]
+    saved_rows = flag_rows(doc["rows"], ctx)
     live_rows = (live or {}).get("rows") or []
     unit, scale = flops_unit(ctx.get("device", "cpu"), (live or {}).get("context", {}).get("device", "cpu"))
     frames = [matmul_frame(saved_rows, label="saved", scale=scale)]
@@ -459,5 +486,7 @@ def compare_data(doc: dict[str, Any], live: dict[str, Any] | None) -> dict[str, 
     plot = pd.concat(frames, ignore_index=True)
     summary = (f"**Saved run:** {label} · device {ctx.get('device', '?')} ({ctx.get('device_name', '?')}) · "
                f"created {doc.get('created', '?')} · {len(saved_rows)} rows. {note}")
+    if over_peak_text(saved_rows):
+        summary += "\n\nIn the saved run: " + over_peak_text(saved_rows)
     return {"summary": summary, "plot": plot, "order": sorted(set(plot["size"]), key=int), "unit": unit,
             "table": table}

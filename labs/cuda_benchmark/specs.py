@@ -247,8 +247,12 @@ def flops_per_cycle(flags: set[str] | frozenset[str], *, vendor: str = "", famil
 
 
 def cpu_peak(*, cores: int, ghz: float, flags: set[str] | frozenset[str], vendor: str = "",
-             family: int | None = None, arch: str = "x86_64") -> CpuPeak:
+             family: int | None = None, arch: str = "x86_64", measured: bool = False) -> CpuPeak:
     """The CPU's theoretical peak GFLOP/s per dtype: cores x GHz x FLOPs/cycle.
+
+    Args:
+        measured: True when ``ghz`` is the achieved clock (`labs.cuda_benchmark.clock`), False when
+            it is the clock the OS reports (often the base clock in a VM).
 
     Raises:
         ValueError: If cores or clock are not positive.
@@ -257,10 +261,43 @@ def cpu_peak(*, cores: int, ghz: float, flags: set[str] | frozenset[str], vendor
         raise ValueError(f"cpu_peak needs cores >= 1 and a clock > 0 GHz (got {cores} cores, {ghz} GHz).")
     per, why = flops_per_cycle(flags, vendor=vendor, family=family, arch=arch)
     gflops = {k: cores * ghz * v for k, v in per.items()}
+    clock = "measured" if measured else "reported"
     basis = (
-        f"{cores} core(s) x {ghz:.2f} GHz x FLOPs/cycle",
+        f"{cores} core(s) x {ghz:.2f} GHz ({clock}) x FLOPs/cycle",
         why,
-        "The clock is what the OS reports (in a VM often the base clock, not the boost clock), "
-        "so more than 100 % of this peak means the CPU ran faster than that clock.",
+        ("The clock was measured with all counted cores busy (a dependent-add loop), turbo included."
+         if measured else
+         "The clock is what the OS reports (in a VM often the base clock, not the boost clock), "
+         "so more than 100 % of this peak can mean the CPU ran faster than that clock."),
     )
     return CpuPeak(gflops=gflops, cores=cores, ghz=ghz, flops_per_cycle=per, basis=basis)
+
+
+# Reasons a measurement can read above its peak, most likely first for each case.
+OVER_PEAK_REASONS = {
+    "turbo": "turbo: the peak uses the clock the OS reports, and the cores ran faster than it",
+    "formula": "wrong peak formula: this CPU does more FLOPs per cycle than its flags suggest",
+    "less_work": "a dtype path that does less work than counted (e.g. a narrower internal format or a "
+                 "skipped computation), so 2n^3 overstates the FLOPs",
+    "gpu_spec": "the spec-sheet entry does not match this card (another variant, clocks, or a MIG slice "
+                "scaled wrongly), or the timing did not wait for the GPU",
+}
+
+
+def over_peak_reason(dtype: str, *, device: str, clock_measured: bool) -> str:
+    """Why a point above 100 % of its peak is likely wrong, as one line for the table and the UI.
+
+    Args:
+        dtype: The dtype key of the point.
+        device: ``"cpu"``, ``"cuda"`` or ``"mps"``.
+        clock_measured: Whether the CPU peak used the achieved clock (`labs.cuda_benchmark.clock`).
+    """
+    if device != "cpu":
+        keys = ["gpu_spec", "less_work"]
+    elif not clock_measured:
+        keys = ["turbo", "formula", "less_work"]
+    elif dtype in {"bf16", "fp16", "fp8", "tf32"}:
+        keys = ["less_work", "formula"]
+    else:
+        keys = ["formula", "less_work"]
+    return "above 100 % of peak: likely " + "; or ".join(OVER_PEAK_REASONS[k] for k in keys)

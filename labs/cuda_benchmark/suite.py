@@ -25,7 +25,7 @@ import platform
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
-from labs.cuda_benchmark.specs import DTYPE_KEYS, match_gpu
+from labs.cuda_benchmark.specs import DTYPE_KEYS, match_gpu, over_peak_reason
 from labs.cuda_benchmark.timing import Timing, measure, measure_cuda_events, measure_torch_benchmark, naive_time
 from labs.cuda_benchmark.workloads import (
     BenchInputError, Work, check_fits, dtype_support, make_add, make_copy, make_matmul,
@@ -86,6 +86,7 @@ class Plan:
     steps: int = 0
     estimate_s: float = 0.0
     budget_s: float = LOCAL_BUDGET_S
+    clock: dict[str, Any] | None = None  # the CPU clock reading behind the peaks (None on a GPU)
 
 
 def run_budget() -> float:
@@ -175,8 +176,9 @@ def resolve_device(requested: str) -> str:
     return requested
 
 
-def _device_facts(device: str) -> tuple[str, dict[str, float], float | None, str, tuple[int, int] | None]:
-    """Name, peak TFLOP/s per dtype, peak GB/s, where the peaks come from, CUDA capability."""
+def _device_facts(device: str) -> tuple[str, dict[str, float], float | None, str, tuple[int, int] | None,
+                                        dict[str, Any] | None]:
+    """Name, peak TFLOP/s per dtype, peak GB/s, where the peaks come from, CUDA capability, CPU clock reading."""
     import torch
 
     if device == "cuda":
@@ -184,18 +186,22 @@ def _device_facts(device: str) -> tuple[str, dict[str, float], float | None, str
         spec = match_gpu(props.name, sms=props.multi_processor_count, memory_bytes=props.total_memory)
         cap = (props.major, props.minor)
         if spec is None:
-            return props.name, {}, None, "not in the spec table", cap
-        return props.name, dict(spec.tflops), spec.bandwidth_gbs, f"{spec.name}: {spec.source}", cap
+            return props.name, {}, None, "not in the spec table", cap, None
+        return props.name, dict(spec.tflops), spec.bandwidth_gbs, f"{spec.name}: {spec.source}", cap, None
     if device == "mps":
-        return "Apple GPU (MPS)", {}, None, "no public peak table for Apple GPUs", None
-    from labs.cuda_benchmark.hardware import cpu_info, cpu_peak_for
+        return "Apple GPU (MPS)", {}, None, "no public peak table for Apple GPUs", None, None
+    from labs.cuda_benchmark.clock import achieved_clock
+    from labs.cuda_benchmark.hardware import cpu_info, cpu_peak_for, peak_cores
 
     cpu = cpu_info()
-    peak = cpu_peak_for(cpu, torch.get_num_threads())
+    # The peak's clock is measured with as many cores busy as the matmul will use (turbo included).
+    clock = achieved_clock(peak_cores(cpu, torch.get_num_threads()))
+    peak = cpu_peak_for(cpu, torch.get_num_threads(), ghz=clock.ghz)
+    reading = {**clock.as_dict(), "reported_ghz": cpu.get("clock_ghz"), "error_note": clock.error_note}
     if peak is None:
-        return cpu["model"], {}, None, "clock unknown: no CPU peak", None
+        return cpu["model"], {}, None, "clock unknown: no CPU peak", None, reading
     return (cpu["model"] or platform.machine(), {k: v / 1000 for k, v in peak.gflops.items()}, None,
-            f"estimate: {peak.basis[0]} ({peak.basis[1]})", None)
+            f"estimate: {peak.basis[0]} ({peak.basis[1]})", None, reading)
 
 
 def plan_suite(config: BenchConfig) -> Plan:
@@ -212,8 +218,14 @@ def plan_suite(config: BenchConfig) -> Plan:
     import torch
 
     device = resolve_device(config.device)
-    name, peaks, peak_gbps, source, cap = _device_facts(device)
+    name, peaks, peak_gbps, source, cap, clock = _device_facts(device)
     notes: list[str] = []
+    if clock is not None and clock.get("ghz"):
+        notes.append(f"CPU peak from the achieved clock {clock['ghz']:.2f} GHz (reported: {clock['reported_ghz'] or '?'} "
+                     f"GHz), measured with {clock['threads']} core(s) busy.")
+    elif clock is not None:
+        notes.append(f"Achieved clock not measured ({clock['reason']}): the CPU peak uses the reported clock, "
+                     "so points may read above 100 %.")
     dtypes = []
     for d in config.dtypes:
         why = dtype_support(d, device, capability=cap)
@@ -292,7 +304,7 @@ def plan_suite(config: BenchConfig) -> Plan:
     busy = machine_load()
     if busy:
         notes.append(busy)
-    return Plan(config, device, name, peaks, peak_gbps, source, tuple(dtypes), notes, steps, estimate, budget)
+    return Plan(config, device, name, peaks, peak_gbps, source, tuple(dtypes), notes, steps, estimate, budget, clock)
 
 
 def _cpu_call_seconds(n: int) -> float:
@@ -341,6 +353,9 @@ def _row(plan: Plan, section: str, variant: str, dtype: str, size: int, size_lab
     peak_t = plan.peaks_tflops.get(dtype) if section in {"matmul"} else None
     peak_b = plan.peak_gbps if section in {"copy", "add"} else None
     pct = (100 * tflops / peak_t) if (tflops and peak_t) else ((100 * gbps / peak_b) if peak_b else None)
+    # Over 100 % of a peak is impossible: the row says so, with the likely reason.
+    flag = None if pct is None or pct <= 100 else over_peak_reason(
+        dtype, device=device or plan.device, clock_measured=bool(plan.clock and plan.clock.get("ghz")))
     cold, warm = naive if naive else (None, None)
 
     def implied(seconds: float | None) -> float | None:
@@ -351,7 +366,7 @@ def _row(plan: Plan, section: str, variant: str, dtype: str, size: int, size_lab
         "dtype": dtype, "size": size, "size_label": size_label,
         "median_s": median, "iqr_s": timing.iqr, "best_s": timing.best, "repeats": timing.repeats,
         "method": timing.method, "flops": work.flops, "bytes": work.bytes,
-        "tflops": tflops, "gbps": gbps, "peak_tflops": peak_t, "peak_gbps": peak_b, "pct_peak": pct,
+        "tflops": tflops, "gbps": gbps, "peak_tflops": peak_t, "peak_gbps": peak_b, "pct_peak": pct, "flag": flag,
         "naive_cold_s": cold, "naive_cold_tflops": implied(cold),
         "naive_nosync_s": warm, "naive_nosync_tflops": implied(warm),
     }
@@ -386,7 +401,7 @@ def run_suite(config: BenchConfig) -> Iterator[dict[str, Any]]:
     deadline = Deadline(run_budget(), what="the benchmark")
     plan = plan_suite(config)
     context = {"device": plan.device, "device_name": plan.device_name, "peaks_tflops": plan.peaks_tflops,
-               "peak_gbps": plan.peak_gbps, "peak_source": plan.peak_source, "notes": plan.notes,
+               "peak_gbps": plan.peak_gbps, "peak_source": plan.peak_source, "notes": plan.notes, "clock": plan.clock,
                "dtypes": list(plan.dtypes), "threads": torch.get_num_threads(), "estimate_s": plan.estimate_s,
                "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config).items()}}
     done = 0
