@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from labs.cloud_sdks import build_catalogue as bc
+from labs.cloud_sdks import pypi_metadata
 from labs.cloud_sdks import catalogue
 from shared import serving
 
@@ -169,7 +170,7 @@ def local_index():
                         "files": [{"filename": fn, "url": f"{base}/files/{fn}", "size": len(data),
                                    "yanked": fn.startswith("azure_fake-3") and "broken upload"}
                                   for fn, data in files.items()]}
-                body, ctype, code = json.dumps(page).encode(), bc.SIMPLE_JSON, 200
+                body, ctype, code = json.dumps(page).encode(), pypi_metadata.SIMPLE_JSON, 200
             elif self.path.startswith("/files/") and self.path[7:] in files:
                 body, ctype, code = files[self.path[7:]], "application/octet-stream", 200
                 if self.headers.get("Range"):
@@ -193,7 +194,7 @@ def local_index():
 
 def test_fetch_reads_metadata_by_range_requests(local_index, monkeypatch):
     index, served, wheel_size = local_index
-    monkeypatch.setattr(bc, "INDEX", index)
+    monkeypatch.setattr(pypi_metadata, "INDEX", index)
     meta = bc.fetch_metadata("azure-fake", "2026-12-05")
     assert meta["version"] == "2.0.0" and meta["newest"] == "3.0.0"  # 3.0.0 is yanked: not the one shown
     assert meta["author_email"] == "@microsoft.com" and meta["metadata_from"].startswith("wheel METADATA")
@@ -206,7 +207,7 @@ def test_fetch_reads_metadata_by_range_requests(local_index, monkeypatch):
 
 def test_refresh_is_bounded_resumable_and_writes_the_snapshot(local_index, monkeypatch, tmp_path):
     index, _, _ = local_index
-    monkeypatch.setattr(bc, "INDEX", index)
+    monkeypatch.setattr(pypi_metadata, "INDEX", index)
     rows = [{"cloud": "Azure", "name": n, "version": "1.0", "released": "2026-01", "publisher": "official",
              "category": "Data plane & services", "packages": "1", "summary": "Microsoft Azure thing"}
             for n in ("azure-fake", "azure-gone", "azure-other")]
