@@ -40,8 +40,9 @@ def _stand_ins() -> str:
     if absent:
         lines.append(f"- ⚠️ **SDKs not installed: {', '.join(absent)}** — install them with "
                      f"`{install_hint(SLUG)}`.")
-    lines.append("- **Google Pub/Sub → not run here:** its emulator ships only with the gcloud CLI, not on a package "
-                 "index. The code is shown; it runs when PUBSUB_EMULATOR_HOST is set or with real credentials.")
+    lines.append("- **Google Pub/Sub:** Google's emulator ships only with the gcloud CLI (Java), not on a package index, so "
+                 "the lab runs its own small server that speaks Pub/Sub's real gRPC API (the unmodified client talks to it); "
+                 "set PUBSUB_EMULATOR_HOST on the machine to use Google's emulator instead.")
     if serving.is_shared():
         lines.append("- **On this shared server:** its own cloud credentials are never used, endpoints must be public "
                      "hosts and need your keys typed beside them, names always get a random suffix, a real cloud's "
@@ -237,7 +238,7 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Row():
             gr.Code(source_of(queues.azure_queue_demo), language="python", label="Azure · azure-storage-queue")
             gr.Code(source_of(queues.sqs_demo), language="python", label="AWS · boto3 (SQS)")
-            gr.Code(source_of(queues.pubsub_demo), language="python", label="Google Cloud · google-cloud-pubsub (shown, not run here)")
+            gr.Code(source_of(queues.pubsub_demo), language="python", label="Google Cloud · google-cloud-pubsub")
 
         gr.Markdown("### Emulators")
         status = gr.Dataframe(emulators.status_rows(), headers=STATUS_HEADERS, interactive=False, wrap=True,

@@ -185,6 +185,7 @@ class GcpTarget:
     project: str = ""
     endpoint_url: str | None = None
     service_account_info: dict | None = field(default=None, repr=False)
+    pubsub_host: str = ""  # an emulator's host:port for Pub/Sub (plain gRPC, no credentials)
 
     def client_kwargs(self, credentials) -> dict:
         """Extra keyword arguments for `storage.Client`: none locally. On a shared server, a real
@@ -399,8 +400,12 @@ def _service_account_info(raw: str) -> dict:
     return info
 
 
-def gcp_target(creds: Credentials) -> GcpTarget:
-    """The Google Cloud target: your service-account key, google.auth.default() (opt-in, local only), or the emulator."""
+def gcp_target(creds: Credentials, service: str = "storage") -> GcpTarget:
+    """The Google Cloud target: your service-account key, google.auth.default() (opt-in, local only), or the emulator.
+
+    `service` picks the emulator: "storage" (gcp-storage-emulator) or "pubsub" (Google's emulator
+    at PUBSUB_EMULATOR_HOST, an operator setting, else the lab's Pub/Sub stand-in).
+    """
     check_for_visitor(creds, clouds=("Google Cloud",))
     endpoint = (creds.gcp_endpoint_url or "").strip() or None
     if endpoint and not re.match(r"https?://", endpoint):
@@ -415,5 +420,12 @@ def gcp_target(creds: Credentials) -> GcpTarget:
         project = (creds.gcp_project or "").strip() or serving.operator_env("GOOGLE_CLOUD_PROJECT", "")
         return GcpTarget("cloud", f"Google Cloud project '{project or '(from credentials)'}' with google.auth.default() "
                          "(server environment)", project, endpoint)
+    if service == "pubsub":
+        official = serving.operator_env("PUBSUB_EMULATOR_HOST", "").strip()
+        if official:
+            return GcpTarget("emulator", f"Google's Pub/Sub emulator at {official} (PUBSUB_EMULATOR_HOST)",
+                             EMULATOR_GCP_PROJECT, pubsub_host=official)
+        emu = emulators.POOL.get("pubsub")
+        return GcpTarget("emulator", emu.describe(), EMULATOR_GCP_PROJECT, pubsub_host=emu.endpoint)
     emu = emulators.POOL.get("gcs")
     return GcpTarget("emulator", emu.describe(), EMULATOR_GCP_PROJECT, emu.endpoint)

@@ -3,6 +3,8 @@
 - **Azurite** (npm `azurite`, Microsoft's own emulator): Azure Blob and Queue storage.
 - **moto server** (PyPI `moto[server]`): S3 and SQS, and most other AWS APIs.
 - **gcp-storage-emulator** (PyPI): the Google Cloud Storage JSON and XML APIs.
+- **Pub/Sub stand-in** (`pubsub_standin.py`, the lab's own): Google Pub/Sub's gRPC API, the part
+  the lab uses. Google's emulator ships only with the gcloud CLI; PUBSUB_EMULATOR_HOST selects it.
 
 Each emulator runs as a real process behind `supervise.py`, which stops it if this server dies.
 One set is shared by every user of the lab: it starts lazily on the first click (under a lock,
@@ -75,7 +77,10 @@ AZURITE = EmulatorSpec("azurite", "Azurite", "Azure Blob + Queue Storage", (1000
                        "npm install --prefix .ci azurite   (or: npm install -g azurite; needs Node.js 18+)")
 MOTO = EmulatorSpec("moto", "moto server", "Amazon S3 + SQS", (5000,), "pip install 'moto[server]'")
 GCS = EmulatorSpec("gcs", "gcp-storage-emulator", "Google Cloud Storage", (9023,), "pip install gcp-storage-emulator")
-SPECS = {spec.key: spec for spec in (AZURITE, MOTO, GCS)}
+PUBSUB = EmulatorSpec("pubsub", "Pub/Sub stand-in", "Google Pub/Sub (gRPC: topics, subscriptions, publish, pull, ack)",
+                      (8085,), "pip install google-cloud-pubsub")
+SPECS = {spec.key: spec for spec in (AZURITE, MOTO, GCS, PUBSUB)}
+PUBSUB_STANDIN = Path(__file__).with_name("pubsub_standin.py")
 
 
 def azurite_binary() -> str | None:
@@ -96,12 +101,12 @@ def available(key: str) -> tuple[bool, str]:
             return True, exe
         why = "Node.js is not on PATH" if exe else "Azurite is not installed"
         return False, f"{why}: {spec.install}"
-    module = {"moto": "moto", "gcs": "gcp_storage_emulator"}[key]
-    needs = [module] + (["flask", "flask_cors"] if key == "moto" else [])
+    module = {"moto": "moto", "gcs": "gcp_storage_emulator", "pubsub": "google.pubsub_v1"}[key]
+    needs = [module] + {"moto": ["flask", "flask_cors"], "pubsub": ["grpc"]}.get(key, [])
     absent = [m for m in needs if importlib.util.find_spec(m) is None]
     if absent:
         return False, f"{', '.join(absent)} not installed: {spec.install}"
-    return True, f"{sys.executable} -m {module}"
+    return True, f"{sys.executable} {PUBSUB_STANDIN}" if key == "pubsub" else f"{sys.executable} -m {module}"
 
 
 def version(key: str) -> str:
@@ -118,6 +123,8 @@ def version(key: str) -> str:
 
                 return json.loads(pkg.read_text(encoding="utf-8")).get("version", "")
             return ""
+        if key == "pubsub":  # the lab's own server; the version that matters is the client's wire format
+            return f"(google-cloud-pubsub {metadata.version('google-cloud-pubsub')} messages)"
         return metadata.version({"moto": "moto", "gcs": "gcp-storage-emulator"}[key])
     except (metadata.PackageNotFoundError, OSError, ValueError):
         return ""
@@ -173,6 +180,8 @@ def command(key: str, ports: list[int], workdir: str) -> list[str]:
     if key == "gcs":
         return [sys.executable, "-m", "gcp_storage_emulator", "start", "--host", HOST,
                 "--port", str(ports[0]), "--in-memory"]
+    if key == "pubsub":
+        return [sys.executable, str(PUBSUB_STANDIN), "--host", HOST, "--port", str(ports[0])]
     raise KeyError(key)
 
 
@@ -180,11 +189,20 @@ def probe_urls(key: str, ports: list[int]) -> list[str]:
     """URLs that all answer (any HTTP status) once the emulator is ready."""
     if key == "azurite":  # blob and queue must both listen (table is not used by the lab)
         return [f"http://{HOST}:{ports[0]}/{AZURITE_ACCOUNT}?comp=list", f"http://{HOST}:{ports[1]}/{AZURITE_ACCOUNT}?comp=list"]
+    if key == "pubsub":
+        return [f"tcp://{HOST}:{ports[0]}"]
     paths = {"moto": "/", "gcs": "/storage/v1/b?project=probe"}
     return [f"http://{HOST}:{ports[0]}{paths[key]}"]
 
 
 def _answers(url: str) -> bool:
+    if url.startswith("tcp://"):  # a gRPC server: listening is answering
+        host, port = url[len("tcp://"):].rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=1.0).close()
+            return True
+        except OSError:
+            return False
     try:
         urllib.request.urlopen(url, timeout=1.0).close()
         return True
@@ -208,8 +226,8 @@ class Emulator:
 
     @property
     def endpoint(self) -> str:
-        """Base URL of the first (main) service."""
-        return f"http://{HOST}:{self.ports[0]}"
+        """Base URL of the first (main) service (host:port for a gRPC server)."""
+        return f"{HOST}:{self.ports[0]}" if self.spec.key == "pubsub" else f"http://{HOST}:{self.ports[0]}"
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -217,7 +235,8 @@ class Emulator:
     def describe(self) -> str:
         """e.g. 'Azurite 3.35.0 at http://127.0.0.1:10000 (local emulator)'."""
         ver = f" {self.version}" if self.version else ""
-        return f"{self.spec.label}{ver} at {self.endpoint} (local emulator)"
+        kind = "the lab's own server, real gRPC API" if self.spec.key == "pubsub" else "local emulator"
+        return f"{self.spec.label}{ver} at {self.endpoint} ({kind})"
 
     def log_tail(self, chars: int = 1500) -> str:
         try:

@@ -5,9 +5,10 @@ after "processing" it, checks the queue is empty, then deletes the queue. Receiv
 the at-least-once pattern all three share: a message that is received but not deleted in time
 becomes visible again and another worker gets it.
 
-Azure Queue Storage runs on Azurite and SQS on moto's server. Pub/Sub's only emulator is part of
-the gcloud CLI (Java), which no package index ships, so `pubsub_demo` runs only when
-PUBSUB_EMULATOR_HOST points at one you started, or against a real project.
+Azure Queue Storage runs on Azurite and SQS on moto's server. Pub/Sub's own emulator is part of
+the gcloud CLI (Java), which no package index ships: `pubsub_demo` runs against it when
+PUBSUB_EMULATOR_HOST points at one you started, else against the lab's stand-in
+(`pubsub_standin.py`, Pub/Sub's real gRPC API on 127.0.0.1), or against a real project.
 """
 
 from __future__ import annotations
@@ -90,38 +91,43 @@ def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepL
             d.text = "deleted"
 
 
-# Why google-cloud-pubsub is not in requirements/cloud_sdks.txt: every release since 2.13 needs
-# protobuf < 7, and this suite runs protobuf 7 (tensorflow-cpu, onnx); 2.12 resolves but imports
-# pkg_resources, which current setuptools no longer ships.
-PUBSUB_NOT_INSTALLED = (
-    "google-cloud-pubsub is not installed: it needs protobuf < 7 while this suite runs protobuf 7, so it is not "
-    "declared here. In an environment without tensorflow run `pip install google-cloud-pubsub`")
+PUBSUB_NOT_INSTALLED = ("google-cloud-pubsub is not installed: install the lab's requirements "
+                        "(pip install -r requirements/cloud_sdks.txt, or pip install google-cloud-pubsub)")
 
 
-def pubsub_available(target: GcpTarget) -> str:
-    """Empty if pubsub_demo can run against `target`, else the reason it cannot."""
+def pubsub_available(target: GcpTarget | None = None) -> str:
+    """Empty if pubsub_demo can run, else the reason it cannot (the library is missing)."""
     import importlib.util
 
-    if importlib.util.find_spec("google.cloud.pubsub_v1") is None:
-        return PUBSUB_NOT_INSTALLED
-    if target.kind == "emulator" and not os.environ.get("PUBSUB_EMULATOR_HOST"):
-        return ("Pub/Sub's emulator ships only with the gcloud CLI (Java), not on a package index, so the lab cannot "
-                "start it. Run `gcloud beta emulators pubsub start` and set PUBSUB_EMULATOR_HOST, or give credentials")
-    return ""
+    return "" if importlib.util.find_spec("google.cloud.pubsub_v1") is not None else PUBSUB_NOT_INSTALLED
+
+
+def _emulator_transports(host: str):
+    """gRPC transports on a plain (insecure) channel to an emulator at host:port: no TLS, no credentials."""
+    import grpc
+    from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
+    from google.pubsub_v1.services.subscriber.transports import SubscriberGrpcTransport
+
+    return (PublisherGrpcTransport(channel=grpc.insecure_channel(host)),
+            SubscriberGrpcTransport(channel=grpc.insecure_channel(host)))
 
 
 def pubsub_demo(target: GcpTarget, queue_name: str, messages: list[str], log: StepLog) -> None:
     """Google Cloud Pub/Sub with google-cloud-pubsub: topic + subscription → publish → pull → ack → delete."""
     from google.cloud import pubsub_v1
 
-    # With PUBSUB_EMULATOR_HOST set, the client talks to the emulator without credentials.
-    kwargs = {}
-    if target.service_account_info:
-        from google.oauth2 import service_account
-        kwargs["credentials"] = service_account.Credentials.from_service_account_info(target.service_account_info)
-    elif target.kind != "emulator" and serving.is_shared():  # google.auth.default() would be this server
-        raise serving.RefusedInput(USE_ENV_REFUSED)
-    publisher, subscriber = pubsub_v1.PublisherClient(**kwargs), pubsub_v1.SubscriberClient(**kwargs)
+    if target.kind == "emulator":  # plain gRPC to 127.0.0.1 (or PUBSUB_EMULATOR_HOST), no credentials
+        pub_transport, sub_transport = _emulator_transports(target.pubsub_host)
+        publisher = pubsub_v1.PublisherClient(transport=pub_transport)
+        subscriber = pubsub_v1.SubscriberClient(transport=sub_transport)
+    else:
+        kwargs: dict = {}
+        if target.service_account_info:
+            from google.oauth2 import service_account
+            kwargs["credentials"] = service_account.Credentials.from_service_account_info(target.service_account_info)
+        elif serving.is_shared():  # google.auth.default() would be this server's credentials
+            raise serving.RefusedInput(USE_ENV_REFUSED)
+        publisher, subscriber = pubsub_v1.PublisherClient(**kwargs), pubsub_v1.SubscriberClient(**kwargs)
     topic = publisher.topic_path(target.project, queue_name)
     subscription = subscriber.subscription_path(target.project, queue_name + "-sub")
 

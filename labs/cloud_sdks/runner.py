@@ -31,6 +31,7 @@ MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # 5 MB: single-request uploads on all three 
 MAX_MESSAGES = 20  # a demo, not a load test
 MAX_MESSAGE_BYTES = 48 * 1024  # Azure Queue Storage's limit is 64 KiB after base64; SQS allows 256 KiB
 EMULATOR_OF = {"Azure": "azurite", "AWS": "moto", "Google Cloud": "gcs"}
+QUEUE_EMULATOR_OF = {**EMULATOR_OF, "Google Cloud": "pubsub"}  # Pub/Sub: the lab's stand-in
 SDK_MODULE = {"Azure": "azure.storage.blob", "AWS": "boto3", "Google Cloud": "google.cloud.storage"}
 QUEUE_SDK_MODULE = {"Azure": "azure.storage.queue", "AWS": "boto3", "Google Cloud": "google.cloud.pubsub_v1"}
 # Shared mode: longest text accepted in a box, checked before any rule quotes it back.
@@ -41,7 +42,8 @@ MAX_MESSAGES_CHARS = 2 * MAX_MESSAGES * MAX_MESSAGE_BYTES  # the whole messages 
 
 # Distributions the lab uses, checked by metadata: finding `azure.storage.blob` with importlib
 # would import the `azure` and `google` namespace packages, which the launcher must not load.
-SDK_DISTRIBUTIONS = ("azure-storage-blob", "azure-storage-queue", "azure-identity", "boto3", "google-cloud-storage")
+SDK_DISTRIBUTIONS = ("azure-storage-blob", "azure-storage-queue", "azure-identity", "boto3", "google-cloud-storage",
+                     "google-cloud-pubsub")
 
 
 def missing_distributions(names: tuple[str, ...] = SDK_DISTRIBUTIONS) -> list[str]:
@@ -69,7 +71,6 @@ class RunResult:
     steps: list[Step] = field(default_factory=list)
     targets: dict[str, str] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
 
     def table(self) -> list[list]:
@@ -80,9 +81,6 @@ class RunResult:
         """Markdown: per cloud, which target it hit and how it went."""
         lines = [f"### {self.task}: which target each SDK hit"]
         for cloud in CLOUDS:
-            if cloud in self.skipped:
-                lines.append(f"- **{cloud}** → not run: {self.skipped[cloud]}.")
-                continue
             if cloud not in self.targets and cloud not in self.failures:
                 continue
             mine = [s for s in self.steps if s.cloud == cloud]
@@ -173,21 +171,26 @@ def _uses_emulator(creds: cred.Credentials, cloud: str) -> bool:
                 "Google Cloud": creds.gcp_service_account_json}[cloud].strip()
 
 
-def _target(creds: cred.Credentials, cloud: str):
-    return {"Azure": cred.azure_target, "AWS": cred.aws_target, "Google Cloud": cred.gcp_target}[cloud](creds)
+def _target(creds: cred.Credentials, cloud: str, queues: bool = False):
+    if cloud == "Google Cloud":
+        return cred.gcp_target(creds, "pubsub" if queues else "storage")
+    return {"Azure": cred.azure_target, "AWS": cred.aws_target}[cloud](creds)
 
 
 def _run(task: str, creds: cred.Credentials, clouds: list[str], modules: dict[str, str],
-         call: Callable, progress: Callable[[str], None] | None, skip: Callable | None = None) -> RunResult:
+         call: Callable, progress: Callable[[str], None] | None, *, queues: bool = False) -> RunResult:
     """Resolve targets, start the needed emulators side by side, run `call` per cloud, record it all."""
     say = progress or (lambda _msg: None)
     result = RunResult(task)
     secrets = creds.secrets()
-    emulators.POOL.ensure([EMULATOR_OF[c] for c in clouds if _uses_emulator(creds, c)], say)
+    emulator_of = QUEUE_EMULATOR_OF if queues else EMULATOR_OF
+    official_pubsub = queues and serving.operator_env("PUBSUB_EMULATOR_HOST", "").strip()
+    emulators.POOL.ensure([emulator_of[c] for c in clouds if _uses_emulator(creds, c)
+                           and not (c == "Google Cloud" and official_pubsub)], say)
     for cloud in clouds:
         say(f"{cloud}: running {task.lower()}")
         try:
-            target = _target(creds, cloud)
+            target = _target(creds, cloud, queues)
         except ValueError as exc:  # EmulatorError, or this cloud's credentials/settings (bad key, bad region)
             result.failures[cloud] = cred.scrub(str(exc), secrets)
             continue
@@ -195,10 +198,6 @@ def _run(task: str, creds: cred.Credentials, clouds: list[str], modules: dict[st
             result.failures[cloud] = cred.scrub(short_error(exc), secrets)
             continue
         result.targets[cloud] = target.description
-        if skip and (why := skip(cloud, target)):
-            result.skipped[cloud] = why
-            result.targets.pop(cloud)
-            continue
         remote = serving.is_shared() and target.kind != "emulator"  # a host a visitor named: no reply text shown
         log = StepLog(cloud, target.description, secrets, mask_signatures=target.kind != "emulator", remote=remote)
         try:
@@ -266,15 +265,6 @@ def run_queues(creds: cred.Credentials, base_name: str, messages: list[str], *, 
     def call(cloud, target, log):
         functions[cloud](target, name, messages, log)
 
-    def skip(cloud, target):
-        return queues.pubsub_available(target) if cloud == "Google Cloud" else ""
-
-    # Pub/Sub has no emulator the lab can start: say so instead of starting the GCS emulator for nothing.
-    runnable, skipped = chosen, {}
-    if "Google Cloud" in chosen and _uses_emulator(creds, "Google Cloud") and not os.environ.get("PUBSUB_EMULATOR_HOST"):
-        runnable = [c for c in chosen if c != "Google Cloud"]
-        skipped["Google Cloud"] = queues.pubsub_available(cred.GcpTarget("emulator", ""))
-    result = _run("Message queues", creds, runnable, QUEUE_SDK_MODULE, call, progress, skip)
-    result.skipped.update(skipped)
+    result = _run("Message queues", creds, chosen, QUEUE_SDK_MODULE, call, progress, queues=True)
     result.names = {c: name for c in chosen}
     return result
