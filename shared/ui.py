@@ -132,11 +132,11 @@ def code_panel(*objects: Any, label: str = "Show the code", open: bool = False) 
     Returns:
         The `gr.Code` component, so a handler can update it to show what just ran.
     """
-    source = source_of(*objects)
+    source = functools.cache(lambda: source_of(*objects))  # read on first opening, not at start-up
     with gr.Accordion(label, open=open) as panel:
-        code = gr.Code(source if open else "", language="python", interactive=False, show_label=False)
+        code = gr.Code(source() if open else "", language="python", interactive=False, show_label=False)
     if not open:
-        panel.expand(lambda shown: shown or source, inputs=code, outputs=code, queue=False,
+        panel.expand(lambda shown: shown or source(), inputs=code, outputs=code, queue=False,
                      show_progress="hidden", api_name=_panel_api_name(objects, label),
                      api_visibility="private")
     return code
