@@ -17,9 +17,12 @@ What it measures, on the same images in the same run:
   specially, so they do less than we do. Like with like: height2obj and
   rqtreemesh write OBJ and are compared with our image -> OBJ; lithophane writes
   STL and is compared with our image -> STL. Both figures are printed.
-* **request**: ``convert`` (GLB, OBJ, STL, height-map PNG, checks) against the
-  GLB path at the same settings, for every feature on (solid: trimesh checks it)
-  and for the defaults (open relief: no trimesh check); goal <= 2.5x.
+* **request**: the app's request (``convert`` writing the GLB, the height-map PNG
+  and the heights kept for later, then the checks) against the GLB path at the
+  same settings, for the defaults (open relief: no trimesh check) and for every
+  feature on (solid: trimesh checks it); goal <= 2.5x. Also printed: the same
+  request writing all three formats at once, and ``write_formats`` adding OBJ and
+  STL afterwards (what the app's two buttons do).
 
 Peers are installed into their own virtual environment (``--peers-venv``,
 default ``~/.cache/png_to_glb_peers``) on first use with pip; if that fails the
@@ -215,14 +218,35 @@ def child_ours(png: str, runs: int, threads: int) -> None:
         return median_of(lambda: image_to_glb_bytes(png, s))
 
     formats = {"obj_s": median_of(lambda: image_to("obj")), "stl_s": median_of(lambda: image_to("stl"))}
+    from labs.png_to_glb.convert import FORMATS, write_formats
+
+    defaults = Settings(resolution=2048)
     requests = {}
-    for label, s in (("every feature, solid", settings), ("defaults (open relief)", Settings(resolution=2048))):
+    for label, s, fmts in (("defaults (open relief), the app's request", defaults, ("glb",)),
+                           ("every feature (solid), the app's request", settings, ("glb",)),
+                           ("defaults, all three formats at once", defaults, FORMATS)):
         last = {}
 
-        def request(s=s, last=last):
-            last["timings"] = convert(png, s, out).timings
+        def request(s=s, last=last, fmts=fmts):
+            folder = Path(tempfile.mkdtemp(dir=out))
+            last["timings"] = convert(png, s, folder, formats=fmts).timings
+            last["folder"] = folder
 
         requests[label] = {"glb_path_s": glb_path(s), "request_s": median_of(request), "timings": last["timings"]}
+        if fmts == ("glb",) and s is defaults:
+            later = {}
+
+            def add_later(later=later):
+                folder = Path(tempfile.mkdtemp(dir=out))
+                convert(png, s, folder, formats=("glb",))
+                t0_ = time.perf_counter()
+                later["timings"] = write_formats(folder, ["obj", "stl"]).timings
+                later.setdefault("runs_s", []).append(time.perf_counter() - t0_)
+
+            for _ in range(runs):
+                add_later()
+            later["s"] = statistics.median(later["runs_s"])
+            requests[label]["later"] = later
     print(
         json.dumps(
             {
@@ -345,6 +369,10 @@ def main() -> int:
                 print(f"request     {label}: whole request {r['request_s']:.3f} s vs GLB path {r['glb_path_s']:.3f} s = "
                       f"{ratio:.2f}x (goal <= {GOAL_REQUEST_RATIO}x: {verdict}); stages: "
                       + ", ".join(f"{k} {v:.3f}" for k, v in r["timings"].items()))
+                if "later" in r:
+                    later = r["later"]
+                    print(f"            then OBJ + STL on request (write_formats): {later['s']:.3f} s (median); stages: "
+                          + ", ".join(f"{k} {v:.3f}" for k, v in later["timings"].items()))
             print(f"ours by format: GLB {ours['work_s']:.3f} s, OBJ zip {ours['obj_s']:.3f} s, STL {ours['stl_s']:.3f} s "
                   "(image -> file, in process)")
             fastest = None

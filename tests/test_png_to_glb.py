@@ -36,10 +36,53 @@ def test_shipped_example_converts_through_the_api(client):
     assert len(made) == 1 and (made.pop() / f"{Path(example).stem}.glb").is_file()
     glb = open(_glb_path(preview), "rb").read()
     assert glb[:4] == b"glTF" and struct.unpack("<I", glb[8:12])[0] == len(glb)
-    names = sorted(f["path"].rsplit(".", 1)[-1] if isinstance(f, dict) else f.rsplit(".", 1)[-1] for f in files)
-    assert names == ["glb", "stl", "zip"]
-    assert "merged into" in stats and "Heights computed on" in stats
-    assert "Structural checks" in validation and "FAILED" not in validation
+    assert _extensions(files) == ["glb"]  # OBJ and STL are written when asked for
+    assert "merged into" in stats and "Heights computed on" in stats and "STL: on request" in stats
+    assert "Structural checks" in validation and "FAILED" not in validation and "STL size" not in validation
+
+
+def _extensions(files) -> list[str]:
+    return sorted(f["path"].rsplit(".", 1)[-1] if isinstance(f, dict) else f.rsplit(".", 1)[-1] for f in files)
+
+
+def test_obj_and_stl_are_written_on_request_from_the_same_mesh(client, tmp_path):
+    import zipfile
+
+    from gradio_client import handle_file
+
+    path = tmp_path / "steps.png"
+    img = Image.new("L", (48, 32), 0)
+    img.paste(90, (4, 4, 24, 28))
+    img.paste(250, (24, 4, 44, 28))
+    img.save(path)
+    preview, *_ = client.predict(handle_file(str(path)), api_name="/png_to_glb_convert")
+    files, validation, note = client.predict(api_name="/png_to_glb_add_stl")
+    assert _extensions(files) == ["glb", "stl"] and "STL written in" in note
+    assert "✓ STL size = 84 + 50 x triangles" in validation and "FAILED" not in validation
+    files, validation, _ = client.predict(api_name="/png_to_glb_add_obj")
+    assert _extensions(files) == ["glb", "stl", "zip"]
+    assert "✓ OBJ lines = vertices + triangles" in validation
+    # The OBJ describes the GLB's mesh: the same vertex count as the GLB's POSITION accessor.
+    import json
+
+    glb = open(_glb_path(preview), "rb").read()
+    doc = json.loads(glb[20:20 + struct.unpack_from("<I", glb, 12)[0]])
+    glb_vertices = doc["accessors"][doc["meshes"][0]["primitives"][0]["attributes"]["POSITION"]]["count"]
+    paths = [f["path"] if isinstance(f, dict) else f for f in files]
+    zip_path = next(p for p in paths if p.endswith(".zip"))
+    with zipfile.ZipFile(zip_path) as zf:
+        obj = zf.read("steps.obj").decode()
+    assert sum(line.startswith("v ") for line in obj.splitlines()) == glb_vertices
+
+
+def test_asking_for_stl_before_any_conversion_says_what_to_do(client):
+    from gradio_client.exceptions import AppError
+
+    from tests.conftest import timed_client
+
+    fresh = timed_client(client.src, verbose=False, download_files=False)  # a new session: nothing converted yet
+    with pytest.raises(AppError, match="Convert an image first"):
+        fresh.predict(api_name="/png_to_glb_add_stl")
 
 
 def test_solid_mode_through_the_api_is_watertight(client, tmp_path):

@@ -61,3 +61,32 @@ def test_stats_time_line_ends_in_total(tmp_path):
     assert res.timings["total"] >= res.timings["files"]
     # An open relief: trimesh is not asked, and the stats say so.
     assert res.stats["watertight"] is False and res.stats["watertight_checked_by"].startswith("construction")
+
+
+@pytest.mark.parametrize("solid", [False, True])
+def test_formats_written_later_equal_those_written_at_once(tmp_path, solid):
+    """GLB now, OBJ and STL later from the kept heights: byte for byte what one conversion writes."""
+    from labs.png_to_glb.convert import write_formats
+
+    image = np.zeros((30, 44, 3), np.uint8)
+    image[4:26, 5:40] = np.linspace(40, 250, 35, dtype=np.uint8)[None, :, None]
+    image[10:18, 15:25] = 0
+    settings = Settings(resolution=44, solid=solid, black_alpha=0.3)
+    now = convert(image, settings, tmp_path / "now")
+    glb_only = convert(image, settings, tmp_path / "later", formats=("glb",))
+    assert glb_only.obj_zip_path is None and glb_only.stl_path is None and glb_only.stats["stl_bytes"] is None
+    assert glb_only.glb_path.read_bytes() == now.glb_path.read_bytes()
+    later = write_formats(tmp_path / "later", ["stl", "obj"])
+    assert later.validation["passed"] and later.stl_path.read_bytes() == now.stl_path.read_bytes()
+    with zipfile.ZipFile(later.obj_zip_path) as a, zipfile.ZipFile(now.obj_zip_path) as b:
+        assert {n: a.read(n) for n in a.namelist()} == {n: b.read(n) for n in b.namelist()}
+    assert list(later.timings)[-1] == "total" and "mesh" in later.timings
+
+
+def test_unknown_formats_and_vanished_conversions_are_refused_clearly(tmp_path):
+    from labs.png_to_glb.convert import write_formats
+
+    with pytest.raises(ValueError, match="formats must be among glb, obj, stl"):
+        convert(np.full((8, 8), 128, np.uint8), Settings(resolution=8), tmp_path, formats=("fbx",))
+    with pytest.raises(ValueError, match="press Convert again"):
+        write_formats(tmp_path / "never-converted", ["stl"])

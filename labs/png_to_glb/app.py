@@ -43,15 +43,24 @@ def _stats_markdown(result: conversion.Result, device: str) -> str:
                        + f" · checked by {s['watertight_checked_by']}"),
         ("Volume", f"{s['volume_mm3']:,.0f} mm³" if s["watertight"] else "n/a (not closed)"),
         ("Size x, y, z", " × ".join(f"{v:g}" for v in s["size_mm"]) + " mm"),
-        ("Files", f"GLB {s['glb_bytes'] / 1e3:,.0f} kB · OBJ zip {s['obj_zip_bytes'] / 1e3:,.0f} kB · "
-                  f"STL {s['stl_bytes'] / 1e3:,.0f} kB"),
+        ("Files", _files_line(s)),
         ("Heights computed on", device),
         ("Time per stage", " · ".join(f"{k} {v * 1000:.0f} ms" for k, v in t.items())
-                           + " (glb, obj, stl, png are written side by side within files)"),
+                           + " (the files are written side by side within files)"),
     ]
     table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in rows)
     notes = "".join(f"\n- {n}" for n in result.notes)
     return table + (f"\n\n**Notes**{notes}" if notes else "")
+
+
+def _files_line(stats: dict) -> str:
+    sizes = [("GLB", stats["glb_bytes"]), ("OBJ zip", stats["obj_zip_bytes"]), ("STL", stats["stl_bytes"])]
+    return " · ".join(f"{name} {size / 1e3:,.0f} kB" if size is not None else f"{name}: on request (button below)"
+                      for name, size in sizes)
+
+
+def _downloads(result: conversion.Result) -> list[str]:
+    return [str(p) for p in (result.glb_path, result.obj_zip_path, result.stl_path) if p is not None]
 
 
 @friendly
@@ -68,11 +77,24 @@ def run_conversion(image, source, depth_model, gamma, invert, smoothing, max_hei
     if image is None:
         raise ValueError("No image was given. Upload a PNG, or click one of the examples below.")
     out_dir = conversion.new_output_dir()  # also removes conversions older than an hour
-    result = conversion.convert(image, settings, out_dir, progress=lambda f, d: progress(f, desc=d))
-    files = [str(result.glb_path), str(result.obj_zip_path), str(result.stl_path)]
-    return (str(result.glb_path), files, str(result.heightmap_path),
+    # The GLB now (it is the preview); OBJ and STL when asked for (add_format), from the same heights.
+    result = conversion.convert(image, settings, out_dir, progress=lambda f, d: progress(f, desc=d),
+                                formats=("glb",))
+    return (str(result.glb_path), _downloads(result), str(result.heightmap_path),
             checks.summary_markdown(result.validation), _stats_markdown(result, heightmap.torch_device()),
-            str(result.glb_path))
+            str(result.glb_path), str(out_dir))
+
+
+@friendly
+def add_format(out_dir, fmt):
+    """Write OBJ or STL for this session's last conversion, from the heights its GLB was built from."""
+    if not out_dir:
+        raise ValueError("Convert an image first; then ask for its OBJ or STL.")
+    result = conversion.write_formats(out_dir, [fmt])
+    t = result.timings
+    note = (f"{fmt.upper()} written in {t['total'] * 1000:.0f} ms (mesh rebuilt from the kept heights in "
+            f"{t['mesh'] * 1000:.0f} ms). " + " ".join(result.notes))
+    return _downloads(result), checks.summary_markdown(result.validation), note.strip()
 
 
 @friendly
@@ -135,8 +157,14 @@ with gr.Blocks(title=LAB.title) as demo:
         with gr.Column(scale=3):
             preview = gr.Model3D(label="Preview (GLB)", clear_color=(0.93, 0.93, 0.96, 1.0), height=420,
                                  elem_id="png_to_glb_preview")
-            files = gr.File(label="Downloads: GLB, OBJ + MTL (zip), STL", file_count="multiple",
-                            elem_id="png_to_glb_files")
+            files = gr.File(label="Downloads: GLB (OBJ + MTL zip and STL when you ask for them)",
+                            file_count="multiple", elem_id="png_to_glb_files")
+            with gr.Row():
+                want_obj = gr.Button("＋ OBJ + MTL (zip)", size="sm", elem_id="png_to_glb_add_obj")
+                want_stl = gr.Button("＋ STL (for slicers)", size="sm", elem_id="png_to_glb_add_stl")
+            more_note = gr.Markdown("OBJ and STL hold 3-4x the GLB's bytes for the same mesh, so they are written "
+                                    "when you ask, from the heights of your last conversion.",
+                                    elem_id="png_to_glb_more_note")
             with gr.Row():
                 heights = gr.Image(label="Height map the mesh was built from", type="filepath", height=220)
             stats = gr.Markdown("Stats appear here after a conversion.", elem_id="png_to_glb_stats")
@@ -146,8 +174,9 @@ with gr.Blocks(title=LAB.title) as demo:
                 khronos = gr.Markdown("The Khronos glTF Validator runs after each conversion when it is "
                                       "installed (bash .ci/lab-png_to_glb.sh).", elem_id="png_to_glb_khronos")
             last_glb = gr.State(None)  # server-side: the validator only ever sees this session's own file
+            last_dir = gr.State(None)  # server-side: OBJ/STL are only ever written into this session's folder
     gr.Markdown(WHY_TRANSPARENT)
-    code_panel(conversion.convert, heightmap.compute_heightmap, mesh.build_mesh, mesh.merge_rectangles,
+    code_panel(conversion.convert, conversion.write_formats, heightmap.compute_heightmap, mesh.build_mesh, mesh.merge_rectangles,
                glb.glb_bytes, exporters.int_words, exporters.text_lines, exporters.stl_records,
                checks.structural_checks, depth.estimate_depth)
 
@@ -155,9 +184,13 @@ with gr.Blocks(title=LAB.title) as demo:
               black_threshold, black, black_alpha, solid, floor, colours]
     # Through gradio_client every input but the image is optional (the defaults above apply):
     # client.predict(handle_file("logo.png"), api_name="/png_to_glb_convert")[0] is the GLB.
-    outputs = [preview, files, heights, validation, stats, last_glb]
+    outputs = [preview, files, heights, validation, stats, last_glb, last_dir]
     go.click(run_conversion, inputs, outputs, api_name="png_to_glb_convert", **HEAVY).then(
         run_khronos, [last_glb], [khronos], api_name="png_to_glb_validate", **HEAVY)
+    want_obj.click(lambda folder: add_format(folder, "obj"), [last_dir], [files, validation, more_note],
+                   api_name="png_to_glb_add_obj", **HEAVY)
+    want_stl.click(lambda folder: add_format(folder, "stl"), [last_dir], [files, validation, more_note],
+                   api_name="png_to_glb_add_stl", **HEAVY)
     # Clicking an example fills the input, then converts it with the current settings.
     shipped.load_input_event.then(run_conversion, inputs, outputs, api_name="png_to_glb_convert_example",
                                   api_visibility="private", **HEAVY).then(

@@ -43,16 +43,16 @@ VALIDATOR_TIMEOUT_S = 60.0
 VALIDATOR_MAX_BYTES = 160 * 1024**2
 
 
-def structural_checks(glb: bytes, mesh: ReliefMesh, *, stl_bytes: int, obj_text_bytes: int | None = None,
-                      obj_line_bytes: tuple[int, int] | None = None) -> dict:
+def structural_checks(glb: bytes, mesh: ReliefMesh, *, stl_bytes: int | None = None, obj_text_bytes: int | None = None,
+                      obj_blocks: list[tuple[int, int]] | None = None) -> dict:
     """Re-read the written GLB and compare every file with the mesh it came from.
 
     Args:
         glb: the GLB file's bytes.
         mesh: the mesh the files were written from.
-        stl_bytes: size of the written STL.
-        obj_text_bytes: size of the OBJ text, with `obj_line_bytes` = (bytes per
-            ``v`` line, bytes per ``f`` line), to check the line counts.
+        stl_bytes: size of the written STL (None: no STL was written).
+        obj_text_bytes: size of the OBJ text, with `obj_blocks` = (lines, bytes per line) of
+            the ``v`` block and of each group's ``f`` block, to check the line counts.
 
     Returns:
         ``{"passed": bool, "checks": [(name, ok, detail), ...]}``.
@@ -90,13 +90,15 @@ def structural_checks(glb: bytes, mesh: ReliefMesh, *, stl_bytes: int, obj_text_
     check("POSITION min/max match the data", pos["min"] == lo and pos["max"] == hi and pos["count"] == n)
     check("positions finite", bool(np.isfinite(lo).all() and np.isfinite(hi).all()))
     triangles = mesh.triangle_count
-    check("STL size = 84 + 50 x triangles", stl_bytes == 84 + 50 * triangles, f"{triangles:,} triangles")
-    if obj_text_bytes is not None and obj_line_bytes is not None:
-        v_line, f_line = obj_line_bytes
-        body = n * v_line + triangles * f_line
+    if stl_bytes is not None:
+        check("STL size = 84 + 50 x triangles", stl_bytes == 84 + 50 * triangles, f"{triangles:,} triangles")
+    if obj_text_bytes is not None and obj_blocks:
+        v_lines = obj_blocks[0][0]
+        f_lines = sum(lines for lines, _ in obj_blocks[1:])
+        body = sum(lines * width for lines, width in obj_blocks)
         # The rest is the header and one "g"/"usemtl" pair per group: a few hundred bytes.
-        check("OBJ lines = vertices + triangles", 0 <= obj_text_bytes - body < 512,
-              f"{n:,} v lines, {triangles:,} f lines")
+        check("OBJ lines = vertices + triangles", v_lines == n and f_lines == triangles
+              and 0 <= obj_text_bytes - body < 512, f"{v_lines:,} v lines, {f_lines:,} f lines")
     return {"passed": all(ok for _, ok, _ in results), "checks": results}
 
 

@@ -9,54 +9,47 @@ for solids) - with the time of each stage measured and reported.
 * ``Settings`` holds every knob with its default; ``RANGES`` holds the allowed
   range of each number (the UI's sliders read them from here), and
   ``Settings.validate()`` rejects values outside them with a clear message.
-* ``convert(path, settings, out_dir)`` writes the three files and returns a
-  ``Result`` with paths, stats and timings.
+* ``convert(path, settings, out_dir, formats=...)`` writes the files asked for
+  (GLB always) and returns a ``Result`` with paths, stats and timings;
+  ``write_formats(out_dir, formats)`` adds OBJ or STL later, from the same heights.
 * ``image_to_glb_bytes(image, settings)`` does only image -> GLB in memory: what
   the benchmark measures.
-* ``new_output_dir()`` gives each conversion its own folder under one per-user
-  temp folder (``temp_root()``) and deletes conversions older than an hour, so a
+* ``new_output_dir()`` (``outputs.py``) gives each conversion its own folder under
+  one per-user temp folder and deletes conversions older than an hour, so a
   long-running server does not fill the disk.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import math
 import os
 import re
-import shutil
-import stat
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from shared.scratch import folder_bytes
 from shared.serving import is_shared
 
 from .depth import DEFAULT_DEPTH_MODEL
 from .mesh import BLACK_MODES
+from .outputs import (OUTPUT_KEEP_NEWEST, OUTPUT_MAX_AGE_S, OUTPUT_MAX_BYTES, OUTPUT_MAX_FOLDERS,  # noqa: F401
+                      OUTPUT_PREFIX, _private_root, new_output_dir, remove_old_outputs, temp_root, trim_outputs)
 
-# Output folders of conversions older than this are deleted when a new conversion starts.
-# The web UI has copied the files it serves by then; an hour leaves time to download them.
-OUTPUT_MAX_AGE_S = 60 * 60
-OUTPUT_PREFIX = "run_"  # only folders named like this are ever deleted
-# Within that hour the folders are also capped in number and in total size: one conversion at the
-# top resolution writes a few hundred MB (STL, OBJ, GLB), so a busy server could otherwise fill its
-# disk well inside the hour. The newest few are always kept: a conversion may still be writing there.
-OUTPUT_MAX_FOLDERS = 40
-OUTPUT_MAX_BYTES = 2 * 1024**3
-OUTPUT_KEEP_NEWEST = 4
 # On a shared server the long side of the grid is capped (the UI's slider stops there too): 2048
 # means ~8 M triangles, over a GB of memory and several hundred MB of files for one click.
 SHARED_MAX_RESOLUTION = 1024
 
 # GLB, OBJ, STL and the height-map PNG are written side by side by this many threads.
 WRITER_THREADS = max(1, min(4, os.cpu_count() or 1))
+# The files a conversion can write. The GLB is always written (it is the preview); OBJ and STL
+# carry 3-4x its bytes at the same mesh (text, and 50 bytes per triangle), so the app writes them
+# when a visitor asks (``write_formats``), from the heights the GLB was built from.
+FORMATS = ("glb", "obj", "stl")
+_LATER_FILE = "later.npz"  # in a conversion's folder: what ``write_formats`` needs
 
 # Where the heights come from: image brightness, or a depth-estimation model.
 SOURCES = ("brightness", "depth")
@@ -183,8 +176,8 @@ class Result:
 
     Attributes:
         glb_path: the GLB (preview and download).
-        obj_zip_path: a zip with the OBJ and its MTL.
-        stl_path: binary STL (geometry only).
+        obj_zip_path: a zip with the OBJ and its MTL (None if not asked for; see ``write_formats``).
+        stl_path: binary STL, geometry only (None if not asked for).
         heightmap_path: the height map as a grey PNG (what the mesh was built from).
         stats: counts, sizes and checks (see ``convert``).
         timings: seconds per stage, in order, ending in "total". "glb", "obj", "stl" and
@@ -195,8 +188,8 @@ class Result:
     """
 
     glb_path: Path
-    obj_zip_path: Path
-    stl_path: Path
+    obj_zip_path: Path | None
+    stl_path: Path | None
     heightmap_path: Path
     stats: dict
     timings: dict
@@ -254,99 +247,6 @@ def image_to_glb_bytes(image: Any, settings: Settings | None = None) -> bytes:
     return glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours)
 
 
-def _user_tag() -> str:
-    return str(os.getuid()) if hasattr(os, "getuid") else "user"
-
-
-def _is_own_folder(path: Path) -> bool:
-    """A real folder (not a link) that belongs to the user running this code."""
-    try:
-        st = path.lstat()
-    except OSError:
-        return False
-    return stat.S_ISDIR(st.st_mode) and (not hasattr(os, "getuid") or st.st_uid == os.getuid())
-
-
-@functools.lru_cache(maxsize=1)
-def _private_root() -> Path:
-    return Path(tempfile.mkdtemp(prefix=f"png_to_glb-{_user_tag()}-"))
-
-
-def temp_root() -> Path:
-    """This lab's temp folder for the current OS user: ``<tmp>/png_to_glb-<uid>``.
-
-    The user id in the name keeps users of one machine apart. If that name is taken by
-    something this user does not own (another user's folder, a link), a private folder made
-    with ``mkdtemp`` is used instead, so nobody else's files can break the lab.
-    """
-    root = Path(tempfile.gettempdir()) / f"png_to_glb-{_user_tag()}"
-    try:
-        root.mkdir(mode=0o700, exist_ok=True)
-    except OSError:
-        return _private_root()
-    return root if _is_own_folder(root) else _private_root()
-
-
-def remove_old_outputs(root: str | Path, max_age_s: float = OUTPUT_MAX_AGE_S, now: float | None = None) -> int:
-    """Delete the conversion folders (``run_*``) in `root` last changed more than `max_age_s` ago.
-
-    Returns:
-        How many folders were deleted.
-    """
-    cutoff = (time.time() if now is None else now) - max_age_s
-    removed = 0
-    for folder in Path(root).glob(f"{OUTPUT_PREFIX}*"):
-        try:
-            st = folder.lstat()
-            if stat.S_ISDIR(st.st_mode) and st.st_mtime < cutoff:
-                shutil.rmtree(folder)
-                removed += 1
-        except OSError:  # already gone (another conversion cleaned up), or not ours
-            continue
-    return removed
-
-
-def trim_outputs(root: str | Path, *, max_folders: int = OUTPUT_MAX_FOLDERS, max_bytes: int = OUTPUT_MAX_BYTES,
-                 keep_newest: int = OUTPUT_KEEP_NEWEST) -> int:
-    """Delete the oldest conversion folders (``run_*``) beyond `max_folders` or `max_bytes` in all.
-
-    The `keep_newest` most recent folders are never deleted (a conversion may still be writing).
-
-    Returns:
-        How many folders were deleted.
-    """
-    folders = []
-    for folder in Path(root).glob(f"{OUTPUT_PREFIX}*"):
-        try:
-            st = folder.lstat()
-        except OSError:
-            continue
-        if stat.S_ISDIR(st.st_mode):
-            folders.append((st.st_mtime, folder))
-    folders.sort(key=lambda item: item[0], reverse=True)
-    removed, total = 0, 0
-    for index, (_, folder) in enumerate(folders):
-        total += folder_bytes(folder)
-        if index < keep_newest or (index < max_folders and total <= max_bytes):
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-        removed += 1
-    return removed
-
-
-def new_output_dir(root: str | Path | None = None, max_age_s: float = OUTPUT_MAX_AGE_S) -> Path:
-    """A fresh folder for one conversion under `root` (default ``temp_root()``).
-
-    Folders older than `max_age_s` are removed first, then the oldest beyond `OUTPUT_MAX_FOLDERS`
-    or `OUTPUT_MAX_BYTES` (`trim_outputs`), so the lab's outputs never grow without bound.
-    """
-    root = Path(root) if root is not None else temp_root()
-    root.mkdir(parents=True, exist_ok=True)
-    remove_old_outputs(root, max_age_s)
-    trim_outputs(root)
-    return Path(tempfile.mkdtemp(prefix=OUTPUT_PREFIX, dir=root))
-
-
 def _safe_stem(path: Any) -> str:
     stem = Path(str(path)).stem if isinstance(path, (str, Path)) else "image"
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem).strip("._") or "image"
@@ -358,6 +258,7 @@ def convert(
     settings: Settings | None = None,
     out_dir: str | Path = ".",
     progress: Callable[[float, str], Any] | None = None,
+    formats: Sequence[str] = FORMATS,
 ) -> Result:
     """Convert an image into GLB, OBJ (+MTL, zipped) and STL files.
 
@@ -367,6 +268,8 @@ def convert(
         out_dir: folder for the output files (created if missing).
         progress: optional ``progress(fraction, description)`` callback, called
             before each stage (a ``gr.Progress`` instance fits).
+        formats: which of ``FORMATS`` to write now ("glb" always is). When some are left
+            out, the heights are kept in the folder so ``write_formats`` can add them later.
 
     Returns:
         A ``Result``. ``stats`` holds: grid ("W x H"), vertices, triangles,
@@ -381,9 +284,7 @@ def convert(
     """
     from PIL import Image
 
-    from .checks import structural_checks, trimesh_checks
-    from .exporters import write_obj_zip, write_stl
-    from .glb import glb_bytes
+    from .checks import trimesh_checks
     from .mesh import build_mesh
 
     def step(fraction: float, what: str) -> None:
@@ -392,6 +293,7 @@ def convert(
 
     total = time.perf_counter()
     settings = (settings or Settings()).validate()
+    wanted = _check_formats(formats)
     timings: dict[str, float] = {}
     step(0.0, "Reading the image" + (" and running the depth model" if settings.source == "depth" else ""))
     loaded, hm = _heightmap(image_path, settings, timings)
@@ -408,25 +310,9 @@ def convert(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     stem = _safe_stem(image_path)
-    paths = {
-        "glb": out / f"{stem}.glb",
-        "obj": out / f"{stem}_obj.zip",
-        "stl": out / f"{stem}.stl",
-        "png": out / f"{stem}_heightmap.png",
-    }
+    paths = _paths(out, stem)
 
-    step(0.5, "Writing GLB, OBJ and STL")
-
-    def timed(name: str, work: Callable[[], Any]) -> Any:
-        started = time.perf_counter()
-        value = work()
-        timings[name] = time.perf_counter() - started
-        return value
-
-    def write_glb() -> bytes:
-        data = glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours)
-        paths["glb"].write_bytes(data)
-        return data
+    step(0.5, "Writing " + ", ".join(f.upper() for f in wanted))
 
     def write_png() -> None:
         # The height map as an image: what the mesh was built from (black shown black).
@@ -434,26 +320,15 @@ def convert(
         levels[hm.black] = 0
         Image.fromarray(levels, mode="L").save(paths["png"], compress_level=1)
 
-    # The writers are NumPy array work and file writes, which release the GIL, so they run
-    # side by side: the request waits for the slowest writer, not for the sum of them.
-    t = time.perf_counter()
-    jobs = {
-        "glb": write_glb,
-        "obj": lambda: write_obj_zip(mesh, paths["obj"], stem=stem, colors=settings.colours,
-                                     black_alpha=settings.black_alpha),
-        "stl": lambda: write_stl(mesh, paths["stl"]),
-        "png": write_png,
-    }
-    with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
-        futures = {name: pool.submit(timed, name, job) for name, job in jobs.items()}
-        written = {name: future.result() for name, future in futures.items()}
-    timings["files"] = time.perf_counter() - t
+    def keep_for_later() -> None:
+        _save_for_later(out, hm, settings, stem)
+
+    extra = {"png": write_png} | ({} if set(FORMATS) <= set(wanted) else {"later": keep_for_later})
+    written = _write_files(mesh, settings, paths, wanted, timings, extra)
 
     step(0.9, "Checking the files" + (" and the solid with trimesh" if settings.solid else ""))
     t = time.perf_counter()
-    obj = written["obj"]
-    structure = structural_checks(written["glb"], mesh, stl_bytes=written["stl"],
-                                  obj_text_bytes=obj["obj_text_bytes"], obj_line_bytes=obj["line_bytes"])
+    structure = _structure(written, mesh)
     # Only a solid can be watertight: trimesh is asked only then. An open relief has a border
     # by construction, so the answer would always be "no".
     checks = trimesh_checks(mesh) if settings.solid else {
@@ -463,9 +338,7 @@ def convert(
         notes.append("Warning: a structural check failed (see Validation); please report this image.")
     if settings.solid and not checks["watertight"]:  # pragma: no cover - would be a bug
         notes.append("Warning: the solid is not watertight; please report this image.")
-    if not obj["deflated"]:
-        notes.append(f"The OBJ text is {obj['obj_text_bytes'] / 1e6:.0f} MB: it is stored in the zip uncompressed "
-                     f"(deflating it would take longer than the whole conversion).")
+    notes.extend(_obj_note(written))
 
     black_cells = mesh.black_cells
     v = mesh.vertices
@@ -486,22 +359,162 @@ def convert(
         "winding_consistent": checks["winding_consistent"],
         "volume_mm3": checks["volume_mm3"],
         "size_mm": [round(float(x), 3) for x in (v.max(axis=0) - v.min(axis=0))],
-        "glb_bytes": paths["glb"].stat().st_size,
-        "obj_zip_bytes": paths["obj"].stat().st_size,
-        "stl_bytes": paths["stl"].stat().st_size,
+        **{f"{key}_bytes": paths[fmt].stat().st_size if fmt in wanted else None
+           for fmt, key in (("glb", "glb"), ("obj", "obj_zip"), ("stl", "stl"))},
     }
     timings["total"] = time.perf_counter() - total
     step(1.0, "Done")
-    # Stage times in the order they ran; glb/obj/stl/png ran side by side inside "files".
-    order = ["load", "depth", "heightmap", "mesh", "glb", "obj", "stl", "png", "files", "check", "total"]
     return Result(
         glb_path=paths["glb"],
-        obj_zip_path=paths["obj"],
-        stl_path=paths["stl"],
+        obj_zip_path=paths["obj"] if "obj" in wanted else None,
+        stl_path=paths["stl"] if "stl" in wanted else None,
         heightmap_path=paths["png"],
         stats=stats,
-        timings={k: round(timings[k], 4) for k in order if k in timings},
+        timings=_ordered(timings),
         validation=structure,
         notes=tuple(notes),
         settings=settings,
     )
+
+
+# Stage times in the order they ran; the files ran side by side inside "files".
+_ORDER = ["load", "depth", "heightmap", "mesh", "glb", "obj", "stl", "png", "later", "files", "check", "total"]
+
+
+def _ordered(timings: dict) -> dict:
+    return {k: round(timings[k], 4) for k in _ORDER if k in timings}
+
+
+def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
+    wanted = tuple(f for f in FORMATS if f in {str(x).strip().lower() for x in formats})
+    unknown = {str(x).strip().lower() for x in formats} - set(FORMATS)
+    if unknown:
+        raise SettingsError(f"formats must be among {', '.join(FORMATS)}; got {sorted(unknown)}.")
+    return tuple(dict.fromkeys(("glb",) + wanted))
+
+
+def _paths(out: Path, stem: str) -> dict[str, Path]:
+    return {"glb": out / f"{stem}.glb", "obj": out / f"{stem}_obj.zip", "stl": out / f"{stem}.stl",
+            "png": out / f"{stem}_heightmap.png"}
+
+
+def _write_files(mesh, settings: Settings, paths: dict[str, Path], formats: Sequence[str], timings: dict,
+                 extra: dict[str, Callable[[], Any]] | None = None) -> dict:
+    """Write `formats` (and run `extra` jobs) side by side; record each one's time and "files".
+
+    The writers are NumPy array work and file writes, which release the GIL, so they run side by
+    side: the request waits for the slowest writer, not for the sum of them. Returns what each
+    writer returned: the GLB's bytes, the OBJ zip's line facts, the STL's size.
+    """
+    from .exporters import write_obj_zip, write_stl
+    from .glb import glb_bytes
+
+    def write_glb() -> bytes:
+        data = glb_bytes(mesh, black_alpha=settings.black_alpha, colors=settings.colours)
+        paths["glb"].write_bytes(data)
+        return data
+
+    stem = paths["glb"].stem
+    writers = {
+        "glb": write_glb,
+        "obj": lambda: write_obj_zip(mesh, paths["obj"], stem=stem, colors=settings.colours,
+                                     black_alpha=settings.black_alpha),
+        "stl": lambda: write_stl(mesh, paths["stl"]),
+    }
+    jobs = {name: writers[name] for name in formats} | (extra or {})
+
+    def timed(name: str) -> Any:
+        started = time.perf_counter()
+        value = jobs[name]()
+        timings[name] = time.perf_counter() - started
+        return value
+
+    t = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=WRITER_THREADS) as pool:
+        futures = {name: pool.submit(timed, name) for name in jobs}
+        written = {name: future.result() for name, future in futures.items()}
+    timings["files"] = time.perf_counter() - t
+    return written
+
+
+def _structure(written: dict, mesh, glb: bytes | None = None) -> dict:
+    """The structural checks of whichever files were just written (the GLB's bytes are always given)."""
+    from .checks import structural_checks
+
+    obj = written.get("obj") or {}
+    return structural_checks(glb if glb is not None else written["glb"], mesh, stl_bytes=written.get("stl"),
+                             obj_text_bytes=obj.get("obj_text_bytes"), obj_blocks=obj.get("blocks"))
+
+
+def _obj_note(written: dict) -> list[str]:
+    obj = written.get("obj")
+    if obj and not obj["deflated"]:
+        return [f"The OBJ text is {obj['obj_text_bytes'] / 1e6:.0f} MB: it is stored in the zip uncompressed "
+                f"(deflating it would take longer than the whole conversion)."]
+    return []
+
+
+def _save_for_later(out: Path, hm, settings: Settings, stem: str) -> None:
+    """Keep what `write_formats` needs: the height map's arrays and the settings (uncompressed: ~10 ms)."""
+    import json
+
+    import numpy as np
+
+    arrays = {"heights_mm": hm.heights_mm, "black": hm.black, "brightness": hm.brightness}
+    if hm.colors is not None:
+        arrays["colors"] = hm.colors
+    meta = {"settings": dataclasses.asdict(settings), "stem": stem, "pixel_mm": hm.pixel_mm,
+            "source_size": list(hm.source_size)}
+    with open(out / _LATER_FILE, "wb") as fh:
+        np.savez(fh, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+
+
+def write_formats(out_dir: str | Path, formats: Sequence[str]) -> Result:
+    """Write more formats for an earlier ``convert(..., formats=...)`` into its folder.
+
+    The mesh is rebuilt from the heights that conversion kept (no image reading, no depth model),
+    so the files match its GLB vertex for vertex; the structural checks compare them with it.
+    Formats already written are left as they are.
+
+    Raises:
+        ValueError: if the folder holds no such conversion (removed after an hour: convert again).
+    """
+    import json
+
+    import numpy as np
+
+    from .heightmap import HeightMap
+    from .mesh import build_mesh
+
+    total = time.perf_counter()
+    out = Path(out_dir)
+    wanted = [f for f in _check_formats(formats) if f != "glb"]
+    try:
+        with np.load(out / _LATER_FILE) as data:
+            meta = json.loads(bytes(data["meta"]).decode())
+            arrays = {k: data[k] for k in data.files if k != "meta"}
+    except (OSError, ValueError, KeyError):
+        raise ValueError("That conversion's files are gone (conversions are removed after an hour, or the "
+                         "server restarted): press Convert again, then ask for the format.") from None
+    settings = Settings(**meta["settings"]).validate()
+    hm = HeightMap(heights_mm=arrays["heights_mm"], black=arrays["black"], brightness=arrays["brightness"],
+                   colors=arrays.get("colors"), pixel_mm=float(meta["pixel_mm"]),
+                   source_size=tuple(meta["source_size"]))
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    mesh = build_mesh(hm, black=settings.black, solid=settings.solid, floor_mm=settings.floor_mm)
+    timings["mesh"] = time.perf_counter() - t
+    paths = _paths(out, meta["stem"])
+    todo = [f for f in wanted if not paths[f].exists()]
+    written = _write_files(mesh, settings, paths, todo, timings)
+    t = time.perf_counter()
+    structure = _structure(written, mesh, glb=paths["glb"].read_bytes())
+    timings["check"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - total
+    present = [f for f in FORMATS if paths[f].exists()]
+    stats = {f"{key}_bytes": paths[fmt].stat().st_size if fmt in present else None
+             for fmt, key in (("glb", "glb"), ("obj", "obj_zip"), ("stl", "stl"))}
+    return Result(glb_path=paths["glb"], obj_zip_path=paths["obj"] if "obj" in present else None,
+                  stl_path=paths["stl"] if "stl" in present else None, heightmap_path=paths["png"],
+                  stats=stats, timings=_ordered(timings), notes=tuple(_obj_note(written)), settings=settings,
+                  validation=structure)

@@ -172,11 +172,12 @@ def write_obj_zip(mesh: ReliefMesh, path: str | Path, *, stem: str = "model", co
     """Write ``<stem>.obj`` and ``<stem>.mtl`` into the zip at `path`.
 
     Returns:
-        ``{"obj_text_bytes": ..., "deflated": bool, "line_bytes": (v line, f line)}``.
+        ``{"obj_text_bytes": ..., "deflated": bool, "blocks": [(lines, bytes per line), ...]}``: the
+        vertex block, then one face block per group (each group's numbers have their own width).
     """
     pieces = obj_pieces(mesh, mtl_name=f"{stem}.mtl", colors=colors)
     blocks = [p for p in pieces if isinstance(p, np.ndarray)]
-    line_bytes = (blocks[0].shape[1], blocks[1].shape[1] if len(blocks) > 1 else 0)
+    shapes = [(int(b.shape[0]), int(b.shape[1])) for b in blocks]
     size = sum(p.nbytes if isinstance(p, np.ndarray) else len(p) for p in pieces)
     deflate = size <= OBJ_DEFLATE_MAX_BYTES
     method = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
@@ -186,7 +187,7 @@ def write_obj_zip(mesh: ReliefMesh, path: str | Path, *, stem: str = "model", co
             for p in pieces:
                 out.write(p if isinstance(p, bytes) else memoryview(p).cast("B"))
         zf.writestr(f"{stem}.mtl", mtl_text(mesh, colors=colors, black_alpha=black_alpha))
-    return {"obj_text_bytes": size, "deflated": deflate, "line_bytes": line_bytes}
+    return {"obj_text_bytes": size, "deflated": deflate, "blocks": shapes}
 
 
 def obj_zip_bytes(mesh: ReliefMesh, *, stem: str = "model", colors: bool = True, black_alpha: float = 0.0) -> bytes:

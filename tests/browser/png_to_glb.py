@@ -16,6 +16,10 @@ def run_example(page) -> None:
     expect(stats).to_contain_text("merged into")
     expect(page.locator("#png_to_glb_files")).to_contain_text(".glb")
     expect(page.locator("#png_to_glb_preview canvas")).to_be_visible()
+    # STL on request, from the same heights.
+    page.locator("#png_to_glb_add_stl").click()
+    expect(page.locator("#png_to_glb_files")).to_contain_text(".stl", timeout=60_000)
+    expect(page.locator("#png_to_glb_more_note")).to_contain_text("STL written in")
     # Babylon.js falls back from WebGPU to WebGL in headless Chromium and then loads the GLB;
     # give it a moment so the screenshot shows the model.
     page.wait_for_timeout(6000)
