@@ -33,10 +33,12 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import grpc
-from google.protobuf import empty_pb2, timestamp_pb2
-from google.pubsub_v1.types import pubsub as types
+
+if TYPE_CHECKING:  # imported where used, like every heavy library in the labs
+    from google.pubsub_v1.types import pubsub as types
 
 MAX_RESOURCES = 2000  # topics + subscriptions
 MAX_BYTES = 64 * 1024 * 1024  # undelivered message data over all subscriptions
@@ -85,6 +87,9 @@ class Broker:
     """Topics, subscriptions and messages, behind one lock. `clock` is injectable for tests."""
 
     def __init__(self, clock=time.monotonic) -> None:
+        from google.pubsub_v1.types import pubsub
+
+        self.types = pubsub  # google-cloud-pubsub's own message classes
         self.clock = clock
         self.lock = threading.Lock()
         self.topics: dict[str, types.Topic] = {}
@@ -103,7 +108,7 @@ class Broker:
             if topic.name in self.topics:
                 raise Abort(grpc.StatusCode.ALREADY_EXISTS, "Topic already exists")
             self._room()
-            self.topics[topic.name] = types.Topic(name=topic.name, labels=dict(topic.labels))
+            self.topics[topic.name] = self.types.Topic(name=topic.name, labels=dict(topic.labels))
             return self.topics[topic.name]
 
     def get_topic(self, name: str) -> types.Topic:
@@ -137,13 +142,15 @@ class Broker:
             if self.bytes + size * len(targets) > MAX_BYTES:
                 raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"This stand-in keeps at most {MAX_BYTES >> 20} MB of "
                             "undelivered messages; pull and acknowledge some first.")
+            from google.protobuf import timestamp_pb2
+
             now = timestamp_pb2.Timestamp()
             now.GetCurrentTime()
             ids = []
             for message in messages:
                 msg_id = str(next(self.ids))
                 ids.append(msg_id)
-                stored = types.PubsubMessage(data=message.data, attributes=dict(message.attributes),
+                stored = self.types.PubsubMessage(data=message.data, attributes=dict(message.attributes),
                                              ordering_key=message.ordering_key, message_id=msg_id, publish_time=now)
                 for sub in targets:
                     sub.pending[msg_id] = Pending(stored)
@@ -162,7 +169,7 @@ class Broker:
             if sub.name in self.subs:
                 raise Abort(grpc.StatusCode.ALREADY_EXISTS, "Subscription already exists")
             self._room()
-            proto = types.Subscription(name=sub.name, topic=sub.topic, ack_deadline_seconds=deadline,
+            proto = self.types.Subscription(name=sub.name, topic=sub.topic, ack_deadline_seconds=deadline,
                                        labels=dict(sub.labels))
             self.subs[sub.name] = Sub(proto)
             return proto
@@ -196,7 +203,7 @@ class Broker:
                 item.attempts += 1
                 item.deadline = now + sub.proto.ack_deadline_seconds
                 item.ack_id = f"{msg_id}-{item.attempts}"  # a redelivery gets a new ack id
-                out.append(types.ReceivedMessage(ack_id=item.ack_id, message=item.message))
+                out.append(self.types.ReceivedMessage(ack_id=item.ack_id, message=item.message))
             return out
 
     def _leased(self, sub: Sub, ack_id: str) -> Pending | None:
@@ -226,6 +233,9 @@ class Broker:
 
 def _handlers(broker: Broker) -> list[grpc.GenericRpcHandler]:
     """The two services, each method decoding the real request message and encoding the real reply."""
+    from google.protobuf import empty_pb2
+
+    types = broker.types
     empty = empty_pb2.Empty()
 
     def unary(request_type, response_type, fn):
