@@ -160,8 +160,8 @@ with gr.Blocks(title=LAB.title) as demo:
             files = gr.File(label="Downloads: GLB (OBJ + MTL zip and STL when you ask for them)",
                             file_count="multiple", elem_id="png_to_glb_files")
             with gr.Row():
-                want_obj = gr.Button("＋ OBJ + MTL (zip)", size="sm", elem_id="png_to_glb_add_obj")
-                want_stl = gr.Button("＋ STL (for slicers)", size="sm", elem_id="png_to_glb_add_stl")
+                want_obj = gr.Button("Write OBJ + MTL (zip)", size="sm", elem_id="png_to_glb_add_obj")
+                want_stl = gr.Button("Write STL (for slicers)", size="sm", elem_id="png_to_glb_add_stl")
             more_note = gr.Markdown("OBJ and STL hold 3-4x the GLB's bytes for the same mesh, so they are written "
                                     "when you ask, from the heights of your last conversion.",
                                     elem_id="png_to_glb_more_note")
