@@ -42,7 +42,7 @@ def test_sessions_stick_to_a_replica_and_survive_another_ones_death(tmp_path):
                 break
         assert len(clients) == 2, "new visitors spread over both replicas"
         for where, client in clients.items():
-            png(client)  # upload, then convert it: only works if both reach the replica holding the file
+            png(client)  # upload, convert, then the STL: only works if all reach the replica holding the file and state
             assert {replica_of(client) for _ in range(5)} == {where}
         (dead, _), (alive, survivor) = sorted(clients.items(), key=lambda kv: kv[0] != f"127.0.0.1:{room.ports[0]}")
         room.kill(0)

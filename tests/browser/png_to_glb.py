@@ -37,3 +37,7 @@ def api_smoke(client) -> None:
     glb = preview["path"] if isinstance(preview, dict) else preview
     assert str(glb).endswith(".glb")
     assert re.search(r"Triangles \| [\d,]+", stats), stats
+    # The STL on request, in the same session, from the same heights.
+    files, validation, note = client.predict(api_name="/png_to_glb_add_stl")
+    names = [f["path"] if isinstance(f, dict) else f for f in files]
+    assert any(str(n).endswith(".stl") for n in names) and "STL written in" in note, (names, note)
