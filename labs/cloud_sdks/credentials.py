@@ -400,6 +400,11 @@ def _service_account_info(raw: str) -> dict:
     return info
 
 
+def pubsub_emulator_host() -> str:
+    """Google's Pub/Sub emulator named by PUBSUB_EMULATOR_HOST: an operator setting, never read in shared mode."""
+    return serving.operator_env("PUBSUB_EMULATOR_HOST", "").strip()
+
+
 def gcp_target(creds: Credentials, service: str = "storage") -> GcpTarget:
     """The Google Cloud target: your service-account key, google.auth.default() (opt-in, local only), or the emulator.
 
@@ -421,7 +426,7 @@ def gcp_target(creds: Credentials, service: str = "storage") -> GcpTarget:
         return GcpTarget("cloud", f"Google Cloud project '{project or '(from credentials)'}' with google.auth.default() "
                          "(server environment)", project, endpoint)
     if service == "pubsub":
-        official = serving.operator_env("PUBSUB_EMULATOR_HOST", "").strip()
+        official = pubsub_emulator_host()
         if official:
             return GcpTarget("emulator", f"Google's Pub/Sub emulator at {official} (PUBSUB_EMULATOR_HOST)",
                              EMULATOR_GCP_PROJECT, pubsub_host=official)

@@ -64,6 +64,7 @@ class EmulatorSpec:
         serves: Which cloud services it stands in for.
         ports: Well-known ports, one per listening service (used when free).
         install: The command that installs it.
+        grpc: It speaks gRPC, not HTTP: its endpoint is host:port and it is ready once it listens.
     """
 
     key: str
@@ -71,6 +72,7 @@ class EmulatorSpec:
     serves: str
     ports: tuple[int, ...]
     install: str
+    grpc: bool = False
 
 
 AZURITE = EmulatorSpec("azurite", "Azurite", "Azure Blob + Queue Storage", (10000, 10001, 10002),
@@ -78,7 +80,7 @@ AZURITE = EmulatorSpec("azurite", "Azurite", "Azure Blob + Queue Storage", (1000
 MOTO = EmulatorSpec("moto", "moto server", "Amazon S3 + SQS", (5000,), "pip install 'moto[server]'")
 GCS = EmulatorSpec("gcs", "gcp-storage-emulator", "Google Cloud Storage", (9023,), "pip install gcp-storage-emulator")
 PUBSUB = EmulatorSpec("pubsub", "Pub/Sub stand-in", "Google Pub/Sub (gRPC: topics, subscriptions, publish, pull, ack)",
-                      (8085,), "pip install google-cloud-pubsub")
+                      (8085,), "pip install google-cloud-pubsub", grpc=True)
 SPECS = {spec.key: spec for spec in (AZURITE, MOTO, GCS, PUBSUB)}
 PUBSUB_STANDIN = Path(__file__).with_name("pubsub_standin.py")
 
@@ -189,7 +191,7 @@ def probe_urls(key: str, ports: list[int]) -> list[str]:
     """URLs that all answer (any HTTP status) once the emulator is ready."""
     if key == "azurite":  # blob and queue must both listen (table is not used by the lab)
         return [f"http://{HOST}:{ports[0]}/{AZURITE_ACCOUNT}?comp=list", f"http://{HOST}:{ports[1]}/{AZURITE_ACCOUNT}?comp=list"]
-    if key == "pubsub":
+    if SPECS[key].grpc:
         return [f"tcp://{HOST}:{ports[0]}"]
     paths = {"moto": "/", "gcs": "/storage/v1/b?project=probe"}
     return [f"http://{HOST}:{ports[0]}{paths[key]}"]
@@ -227,7 +229,7 @@ class Emulator:
     @property
     def endpoint(self) -> str:
         """Base URL of the first (main) service (host:port for a gRPC server)."""
-        return f"{HOST}:{self.ports[0]}" if self.spec.key == "pubsub" else f"http://{HOST}:{self.ports[0]}"
+        return f"{HOST}:{self.ports[0]}" if self.spec.grpc else f"http://{HOST}:{self.ports[0]}"
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -235,7 +237,7 @@ class Emulator:
     def describe(self) -> str:
         """e.g. 'Azurite 3.35.0 at http://127.0.0.1:10000 (local emulator)'."""
         ver = f" {self.version}" if self.version else ""
-        kind = "the lab's own server, real gRPC API" if self.spec.key == "pubsub" else "local emulator"
+        kind = "the lab's own server, real gRPC API" if self.spec.grpc else "local emulator"
         return f"{self.spec.label}{ver} at {self.endpoint} ({kind})"
 
     def log_tail(self, chars: int = 1500) -> str:

@@ -151,7 +151,7 @@ class Broker:
                 msg_id = str(next(self.ids))
                 ids.append(msg_id)
                 stored = self.types.PubsubMessage(data=message.data, attributes=dict(message.attributes),
-                                             ordering_key=message.ordering_key, message_id=msg_id, publish_time=now)
+                                                  ordering_key=message.ordering_key, message_id=msg_id, publish_time=now)
                 for sub in targets:
                     sub.pending[msg_id] = Pending(stored)
             self.bytes += size * len(targets)
@@ -170,7 +170,7 @@ class Broker:
                 raise Abort(grpc.StatusCode.ALREADY_EXISTS, "Subscription already exists")
             self._room()
             proto = self.types.Subscription(name=sub.name, topic=sub.topic, ack_deadline_seconds=deadline,
-                                       labels=dict(sub.labels))
+                                            labels=dict(sub.labels))
             self.subs[sub.name] = Sub(proto)
             return proto
 

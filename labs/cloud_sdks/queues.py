@@ -13,8 +13,6 @@ PUBSUB_EMULATOR_HOST points at one you started, else against the lab's stand-in
 
 from __future__ import annotations
 
-import os
-
 from labs.cloud_sdks.credentials import USE_ENV_REFUSED, AwsTarget, AzureTarget, GcpTarget
 from labs.cloud_sdks.steps import StepLog
 from shared import serving
@@ -89,17 +87,6 @@ def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepL
         with log.step("delete queue") as d:
             sqs.delete_queue(QueueUrl=url)
             d.text = "deleted"
-
-
-PUBSUB_NOT_INSTALLED = ("google-cloud-pubsub is not installed: install the lab's requirements "
-                        "(pip install -r requirements/cloud_sdks.txt, or pip install google-cloud-pubsub)")
-
-
-def pubsub_available(target: GcpTarget | None = None) -> str:
-    """Empty if pubsub_demo can run, else the reason it cannot (the library is missing)."""
-    import importlib.util
-
-    return "" if importlib.util.find_spec("google.cloud.pubsub_v1") is not None else PUBSUB_NOT_INSTALLED
 
 
 def _emulator_transports(host: str):

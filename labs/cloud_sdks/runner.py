@@ -184,7 +184,7 @@ def _run(task: str, creds: cred.Credentials, clouds: list[str], modules: dict[st
     result = RunResult(task)
     secrets = creds.secrets()
     emulator_of = QUEUE_EMULATOR_OF if queues else EMULATOR_OF
-    official_pubsub = queues and serving.operator_env("PUBSUB_EMULATOR_HOST", "").strip()
+    official_pubsub = queues and cred.pubsub_emulator_host()
     emulators.POOL.ensure([emulator_of[c] for c in clouds if _uses_emulator(creds, c)
                            and not (c == "Google Cloud" and official_pubsub)], say)
     for cloud in clouds:

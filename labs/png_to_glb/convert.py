@@ -359,8 +359,7 @@ def convert(
         "winding_consistent": checks["winding_consistent"],
         "volume_mm3": checks["volume_mm3"],
         "size_mm": [round(float(x), 3) for x in (v.max(axis=0) - v.min(axis=0))],
-        **{f"{key}_bytes": paths[fmt].stat().st_size if fmt in wanted else None
-           for fmt, key in (("glb", "glb"), ("obj", "obj_zip"), ("stl", "stl"))},
+        **_file_sizes(paths, wanted),
     }
     timings["total"] = time.perf_counter() - total
     step(1.0, "Done")
@@ -386,11 +385,17 @@ def _ordered(timings: dict) -> dict:
 
 
 def _check_formats(formats: Sequence[str]) -> tuple[str, ...]:
-    wanted = tuple(f for f in FORMATS if f in {str(x).strip().lower() for x in formats})
-    unknown = {str(x).strip().lower() for x in formats} - set(FORMATS)
-    if unknown:
-        raise SettingsError(f"formats must be among {', '.join(FORMATS)}; got {sorted(unknown)}.")
-    return tuple(dict.fromkeys(("glb",) + wanted))
+    """The formats asked for, in FORMATS order, always with "glb" (the preview)."""
+    asked = {str(x).strip().lower() for x in formats}
+    if asked - set(FORMATS):
+        raise SettingsError(f"formats must be among {', '.join(FORMATS)}; got {sorted(asked - set(FORMATS))}.")
+    return tuple(f for f in FORMATS if f in asked | {"glb"})
+
+
+def _file_sizes(paths: dict[str, Path], written) -> dict[str, int | None]:
+    """`glb_bytes`, `obj_zip_bytes`, `stl_bytes` for the stats: None for a format not written."""
+    return {f"{key}_bytes": paths[fmt].stat().st_size if fmt in written else None
+            for fmt, key in (("glb", "glb"), ("obj", "obj_zip"), ("stl", "stl"))}
 
 
 def _paths(out: Path, stem: str) -> dict[str, Path]:
@@ -512,8 +517,7 @@ def write_formats(out_dir: str | Path, formats: Sequence[str]) -> Result:
     timings["check"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - total
     present = [f for f in FORMATS if paths[f].exists()]
-    stats = {f"{key}_bytes": paths[fmt].stat().st_size if fmt in present else None
-             for fmt, key in (("glb", "glb"), ("obj", "obj_zip"), ("stl", "stl"))}
+    stats = _file_sizes(paths, present)
     return Result(glb_path=paths["glb"], obj_zip_path=paths["obj"] if "obj" in present else None,
                   stl_path=paths["stl"] if "stl" in present else None, heightmap_path=paths["png"],
                   stats=stats, timings=_ordered(timings), notes=tuple(_obj_note(written)), settings=settings,
