@@ -16,6 +16,12 @@ def run_example(page) -> None:
     table = page.locator("#cloud_sdks-storage-table")
     expect(table).to_contain_text("fetch signed URL")
     expect(table).to_contain_text("HTTP 403")  # Azurite refuses the forged SAS link
+    # The queue example on the same tab: Azure Queue Storage, SQS and Pub/Sub (the lab's gRPC stand-in).
+    page.locator("#cloud_sdks-run-queues").click()
+    queues = page.locator("#cloud_sdks-queue-summary")
+    expect(queues).to_contain_text("Pub/Sub stand-in", timeout=180_000)
+    expect(queues).to_contain_text("all OK")
+    expect(page.locator("#cloud_sdks-queue-table")).to_contain_text("pull + ack each")
 
     # Tab ④: the package snapshot answers a search with counts per cloud.
     page.get_by_role("tab", name="④ All Python libraries").click()
