@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -294,6 +295,10 @@ class Replicas:
                 os.chmod(self.folder / kind, 0o777)
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             os.chmod(self.folder, 0o755)
+            private = next((p for p in self.folder.resolve().parents if not os.stat(p).st_mode & stat.S_IXOTH), None)
+            if private is not None:  # the workers could not write nginx's cache of gradio's files
+                raise RuntimeError(f"nginx's workers run as 'nobody', who cannot enter {private}: "
+                                   f"give Replicas a folder under /tmp (or none)")
         try:
             for _ in range(self.count):
                 with socket.socket() as probe:

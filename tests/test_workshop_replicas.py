@@ -3,6 +3,8 @@ upload and the prediction that reads it land on one replica (each replica has it
 they would fail otherwise), and a replica killed mid-session leaves the other's visitors alone."""
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +23,13 @@ def test_nginx_conf_is_sticky_and_streams(tmp_path):
     assert f"{workshop.AFFINITY_COOKIE}=$affinity" in conf
 
 
+@pytest.fixture
+def room_folder():
+    """A folder under /tmp: run as root, nginx's workers (user nobody) must reach it to write their cache."""
+    with tempfile.TemporaryDirectory(prefix="ml-labs-replicas-test-") as folder:
+        yield Path(folder)
+
+
 def replica_of(client) -> str:
     import httpx
 
@@ -28,11 +37,11 @@ def replica_of(client) -> str:
     return reply.headers["x-replica"]
 
 
-def test_sessions_stick_to_a_replica_and_survive_another_ones_death(tmp_path):
+def test_sessions_stick_to_a_replica_and_survive_another_ones_death(tmp_path, room_folder):
     from gradio_client import Client
 
     png = load_browser_module("png_to_glb").api_smoke
-    with workshop.Replicas(2, port=free_port(), labs="png_to_glb,cloud_sdks", folder=tmp_path) as room:
+    with workshop.Replicas(2, port=free_port(), labs="png_to_glb,cloud_sdks", folder=room_folder) as room:
         clients = {}
         for _ in range(24):  # fresh visitors until both replicas have one
             client = Client(room.url, verbose=False, download_files=str(tmp_path / "dl"))
@@ -51,3 +60,24 @@ def test_sessions_stick_to_a_replica_and_survive_another_ones_death(tmp_path):
         newcomer = Client(room.url, verbose=False, download_files=str(tmp_path / "dl2"))
         png(newcomer)
         assert replica_of(newcomer) == alive, "a new session goes to the replica that is up"
+
+
+def test_gradio_frontend_files_come_from_nginx_cache_and_pages_do_not(room_folder):
+    import re
+
+    import httpx
+
+    with workshop.Replicas(1, port=free_port(), labs="cloud_sdks", folder=room_folder) as room:
+        page = httpx.get(room.url, timeout=30)
+        assert page.status_code == 200 and "x-cache" not in page.headers, "pages are per session: never cached"
+        assert workshop.AFFINITY_COOKIE in page.cookies
+        asset = re.search(r'src="\./(assets/index-[^"]+\.js)"', page.text).group(1)
+        first = httpx.get(room.url + asset, headers={"Accept-Encoding": "gzip"}, timeout=30)
+        second = httpx.get(room.url + asset, headers={"Accept-Encoding": "gzip"}, timeout=30)
+        assert first.status_code == second.status_code == 200 and first.content == second.content
+        assert second.headers["x-cache"] == "HIT", "the second fetch never reaches the replica"
+        assert "immutable" in second.headers["cache-control"]
+        assert second.headers.get("content-encoding") == "gzip", "nginx compresses the cached plain copy"
+        assert "set-cookie" not in second.headers, "a cached file carries no visitor's cookie"
+        plain = httpx.get(room.url + asset, headers={"Accept-Encoding": "identity"}, timeout=30)
+        assert plain.headers.get("content-encoding") is None and plain.content == first.content

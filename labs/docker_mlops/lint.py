@@ -254,6 +254,7 @@ def check_nginx(text: str, file: str = "nginx.conf") -> list[Finding]:
         # server) may not bind port 80, so the check listens on a free loopback port instead.
         local = re.sub(r"(\n\s*listen\s+)[^;]+;", lambda m: f"{m.group(1)}127.0.0.1:{_free_port()};", local)
         local = local.replace("error_log /dev/stderr", f"error_log {tmp}/error.log")
+        local = re.sub(r"proxy_cache_path\s+\S+", f"proxy_cache_path {tmp}/cache", local)  # the image's cache folder
         # Keep temp files and the pid inside the throw-away prefix, as the replica demo does.
         local = local.replace("worker_processes 1;", f"worker_processes 1;\npid {tmp}/nginx.pid;", 1)
         temp = "\n".join(f"    {m}_temp_path {tmp}/tmp/{m};" for m in nginx_temp_modules(exe))

@@ -33,6 +33,12 @@ def nginx_conf(servers: Sequence[str], *, listen: str, folder: Path | None = Non
     so the visitor stays on the replica it landed on; a room behind one NAT address still spreads
     over every replica (unlike `ip_hash`). Streams (gradio's server-sent events) are unbuffered.
 
+    gradio's frontend files (`/assets/`, content-hashed names, the same on every replica of one
+    gradio version) are kept in nginx's cache and marked immutable for browsers: a lab page fetches
+    80-90 of them, which the replicas' Python would otherwise serve (and compress) for every
+    visitor and every page. Nothing else is cached: pages, configs and visitors' files are per
+    session.
+
     Args:
         servers: The replicas, e.g. ["127.0.0.1:8001"] or ["app:7860"] on a Compose network
             (nginx resolves a name to every replica's address when it starts).
@@ -43,15 +49,24 @@ def nginx_conf(servers: Sequence[str], *, listen: str, folder: Path | None = Non
     upstream = "\n".join(f"    server {server} max_fails=1 fail_timeout=10s;" for server in servers)
     top = "worker_processes auto;\n"
     temp = ""
+    cache = Path("/var/cache/nginx/ml_labs_assets")
     if folder is not None:
         top = f"worker_processes 1;\npid {folder / 'nginx.pid'};\nerror_log {folder / 'error.log'} warn;\n"
         temp = "\n".join(f"  {kind}_temp_path {folder / kind};"
                          for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")) + "\n"
+        cache = folder / "assets_cache"
+    proxy = """      proxy_pass http://suite;
+      proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;"""
     return f"""# {HEADER}
 {top}events {{ worker_connections 2048; }}
 http {{
 {temp}  access_log off;
   client_max_body_size {max_body_mb}m;
+  # gradio's frontend files: content-hashed names, identical on every replica.
+  proxy_cache_path {cache} levels=1:2 keys_zone=assets:10m max_size=256m inactive=7d use_temp_path=off;
   # Session affinity: gradio keeps a visitor's queue and files in one process.
   map $cookie_{AFFINITY_COOKIE} $affinity {{
     "" $request_id;
@@ -67,14 +82,22 @@ http {{
   }}
   server {{
     listen {listen};
+    location /assets/ {{
+{proxy}
+      proxy_set_header Accept-Encoding "";  # cache one plain copy; nginx compresses it per client
+      gzip on;
+      gzip_types application/javascript text/css;
+      proxy_cache assets;
+      proxy_cache_valid 200 7d;
+      proxy_cache_lock on;            # a room opening a page at once: one fetch per file
+      proxy_ignore_headers Set-Cookie;
+      add_header Cache-Control "public, max-age=31536000, immutable" always;
+      add_header X-Cache $upstream_cache_status always;
+    }}
     location / {{
-      proxy_pass http://suite;
-      proxy_http_version 1.1;
-      proxy_set_header Host $http_host;
+{proxy}
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto $scheme;
       proxy_buffering off;            # progress and results stream as server-sent events
       proxy_read_timeout 3600s;
       proxy_next_upstream error timeout http_502;  # a dead replica: its visitors move on
