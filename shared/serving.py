@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 SHARED_ENV = "ML_LABS_SHARED"  # "1" forces shared mode on, "0" forces it off
 OFFER_ENV = "ML_LABS_OFFER"  # comma-separated services the operator offers to visitors, e.g. "cosmos"
@@ -198,7 +198,7 @@ class _CheckedRedirects(urllib.request.HTTPRedirectHandler):
 def guarded_fetch(url: str, *, what: str = "endpoint", method: str = "GET", data: bytes | None = None,
                   headers: Mapping[str, str] | None = None, timeout: float = 10.0,
                   max_bytes: int = MAX_REMOTE_BYTES, shared: bool | None = None) -> tuple[int, bytes]:
-    """Make one HTTP request to a visitor-named URL: checked host, checked redirects, capped body.
+    """Make one HTTP request to a visitor-named URL: checked host, redirects and (shared) peer, capped body.
 
     Returns:
         The status code and at most `max_bytes` of the body. An HTTP error status is returned,
@@ -210,7 +210,12 @@ def guarded_fetch(url: str, *, what: str = "endpoint", method: str = "GET", data
     """
     is_on = is_shared() if shared is None else shared
     check_endpoint(url, what=what, shared=is_on)
-    opener = urllib.request.build_opener(_CheckedRedirects(what, is_on))
+    handlers: list[Any] = [_CheckedRedirects(what, is_on)]
+    if is_on:  # the connected peer is checked too: the name may resolve differently now (DNS rebinding)
+        from shared import egress
+
+        handlers += egress.urllib_handlers()
+    opener = urllib.request.build_opener(*handlers)
     request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
     try:
         with opener.open(request, timeout=timeout) as reply:

@@ -18,7 +18,7 @@ import urllib.parse
 import pytest
 
 from labs.cloud_sdks import catalogue, credentials, emulators, naming, runner, steps
-from shared import serving
+from shared import egress, serving
 from tests.hostile import Recorder, leaked_secrets, no_secret_in
 
 Credentials = credentials.Credentials
@@ -45,10 +45,11 @@ def hostile(shared_mode, operator_secrets):
 
 
 @pytest.fixture
-def public(monkeypatch, recorder):
-    """Let `recorder` pass `serving.check_endpoint` as if it were a public visitor host.
+def passes_check(monkeypatch, recorder):
+    """Let `recorder` pass `serving.check_endpoint` as if its name had resolved to a public address.
 
-    Every other URL (a redirect to the metadata listener included) still gets the real check.
+    The SDK's own connection still lands on 127.0.0.1, as with DNS rebinding. Every other URL (a
+    redirect to the metadata listener included) still gets the real check.
     """
     real = serving.check_endpoint
     allowed = urllib.parse.urlsplit(recorder.url).netloc
@@ -60,6 +61,16 @@ def public(monkeypatch, recorder):
 
     monkeypatch.setattr(serving, "check_endpoint", check)
     return recorder
+
+
+@pytest.fixture
+def public(monkeypatch, passes_check):
+    """Let `recorder` stand for a public visitor host: it passes the endpoint check, and a
+    connection to it passes the connected-peer check (`shared.egress`)."""
+    real = egress.refused_peer
+    port = urllib.parse.urlsplit(passes_check.url).port
+    monkeypatch.setattr(egress, "refused_peer", lambda sock: None if sock.getpeername()[1] == port else real(sock))
+    return passes_check
 
 
 @pytest.fixture
@@ -258,6 +269,45 @@ def test_google_keys_must_use_googles_token_endpoint(hostile, recorder, no_emula
 
 
 # --- Redirects out of a public host into the server's network ----------------------------------
+
+def test_dns_rebinding_is_caught_on_the_connected_socket(hostile, passes_check, metadata):
+    """The visitor's host passed the check, but the SDKs' own connections land on 127.0.0.1: each
+    SDK's connection is dropped before a byte is sent (Azure, AWS, Cloud Storage's session)."""
+    from google.auth.credentials import AnonymousCredentials
+
+    creds = Credentials(aws_access_key_id=VISITOR_KEY_ID, aws_secret_access_key=VISITOR_SECRET,
+                        aws_endpoint_url=passes_check.url, azure_connection_string=visitor_azure(passes_check.url))
+    stored = runner.run_storage(creds, "ml-lab-demo", "a.txt", b"x", clouds=["Azure", "AWS"])
+    queued = runner.run_queues(creds, "ml-lab-demo", ["hello"], clouds=["Azure", "AWS"])
+    for result in (stored, queued):
+        assert set(result.failures) == {"Azure", "AWS"}, result.failures
+        no_secret_in(texts_of(result))
+    session = credentials.guarded_google_session(AnonymousCredentials())
+    with pytest.raises(Exception, match="loopback"):
+        session.get(passes_check.url + "storage/v1/b")
+    assert passes_check.seen == [] and metadata.seen == []
+
+
+def test_the_peer_check_refuses_every_non_public_address():
+    import socket
+
+    class Peer:
+        def __init__(self, address):
+            self.address = address
+
+        def getpeername(self):
+            if self.address is None:
+                raise OSError("not connected")
+            return (self.address, 443)
+
+    assert egress.refused_peer(Peer("8.8.8.8")) is None
+    for address, problem in (("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("169.254.169.254", "link-local"),
+                             ("::ffff:127.0.0.1", "loopback"), ("::1", "loopback"), (None, "unknown")):
+        assert problem in egress.refused_peer(Peer(address)), address
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a real socket, connected to loopback
+        with socket.create_connection(server.getsockname()) as sock:
+            assert egress.refused_peer(sock) == "loopback"
+
 
 def test_azure_does_not_follow_a_redirect_into_the_network(hostile, public, metadata):
     public.status, public.headers = 307, {"Location": metadata.url + "latest/meta-data/iam/security-credentials/"}

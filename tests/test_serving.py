@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+import urllib.parse
 
 import pytest
 
-from shared import scratch, serving
+from shared import egress, scratch, serving
 from tests.hostile import leaked_secrets
 
 
@@ -103,9 +104,21 @@ def test_guarded_fetch_refuses_redirects_to_private_addresses(monkeypatch, recor
     real = serving._resolve
     monkeypatch.setattr(serving, "_resolve", lambda host, port: ["93.184.215.14"] if host == "127.0.0.1"
                         else real(host, port))
+    real_peer, port = egress.refused_peer, urllib.parse.urlsplit(recorder.url).port
+    monkeypatch.setattr(egress, "refused_peer", lambda sock: None if sock.getpeername()[1] == port else real_peer(sock))
     with pytest.raises(serving.RefusedInput, match="redirect.*link-local"):
         serving.guarded_fetch(recorder.url + "start", shared=True)
     assert [s.path for s in recorder.seen] == ["/start"]
+
+
+def test_guarded_fetch_checks_the_connected_peer_against_dns_rebinding(monkeypatch, recorder):
+    # The name passed the check as public, but the connection lands on 127.0.0.1: dropped unsent.
+    monkeypatch.setattr(serving, "_resolve", lambda host, port: ["93.184.215.14"])
+    with pytest.raises(OSError, match="loopback"):
+        serving.guarded_fetch(recorder.url + "rebound", shared=True)
+    assert recorder.seen == []
+    status, _ = serving.guarded_fetch(recorder.url + "local", shared=False)  # local mode: loopback is fine
+    assert status == 200 and [s.path for s in recorder.seen] == ["/local"]
 
 
 def test_guarded_fetch_caps_the_body_and_returns_error_statuses(recorder):

@@ -25,7 +25,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from labs.cloud_sdks import emulators
-from shared import serving
+from shared import egress, serving
 
 DEFAULT_AWS_REGION = "us-east-1"  # moto's default and the region S3 treats specially (no LocationConstraint)
 EMULATOR_GCP_PROJECT = "ml-labs-emulator"  # the GCS emulator accepts any project id
@@ -125,13 +125,15 @@ class AzureTarget:
 
     def client_kwargs(self) -> dict:
         """Extra keyword arguments for the Azure clients: none locally. On a shared server, a real
-        (visitor-named) account gets no redirects, short timeouts and one retry."""
+        (visitor-named) account gets no redirects, one retry, and a transport with short timeouts
+        that connects to public addresses only (`shared.egress`, against DNS rebinding)."""
         if self.kind == "emulator" or not serving.is_shared():
             return {}
         if not self.connection_string:  # DefaultAzureCredential would sign in as this server
             raise serving.RefusedInput(USE_ENV_REFUSED)
-        return {"permit_redirects": False, "connection_timeout": SHARED_CONNECT_TIMEOUT_S,
-                "read_timeout": SHARED_READ_TIMEOUT_S, "retry_total": 1}
+        transport = egress.azure_transport(connection_timeout=SHARED_CONNECT_TIMEOUT_S,
+                                           read_timeout=SHARED_READ_TIMEOUT_S)
+        return {"permit_redirects": False, "retry_total": 1, "transport": transport}
 
     def check_client_url(self, url: str) -> None:
         """Shared mode: check the URL the SDK itself built from the connection string, before any call."""
@@ -175,6 +177,13 @@ class AwsTarget:
             kwargs["config"] = config
         return kwargs
 
+    def guard(self, client):
+        """Return a boto3 client for this target; on a shared server a real target's client is made
+        to connect to public addresses only (`shared.egress`, against DNS rebinding)."""
+        if self.kind != "emulator" and serving.is_shared():
+            egress.guard_botocore(client)
+        return client
+
 
 @dataclass(frozen=True)
 class GcpTarget:
@@ -199,7 +208,8 @@ class GcpTarget:
 
 
 def guarded_google_session(credentials, *, max_bytes: int = 16 * 1024 * 1024):
-    """An authorized requests session whose redirects are checked like a typed endpoint (shared mode)."""
+    """An authorized requests session for a shared server: redirects are checked like a typed
+    endpoint, and every connection's peer must be a public address."""
     import requests
     from google.auth.transport.requests import AuthorizedSession, Request
 
@@ -213,9 +223,9 @@ def guarded_google_session(credentials, *, max_bytes: int = 16 * 1024 * 1024):
                                        f"shared server reads at most {max_bytes / 1e6:.0f} MB per reply.")
         return response
 
-    plain = requests.Session()
+    plain = egress.mount_public_only(requests.Session())  # the peer is checked too (DNS rebinding)
     plain.hooks["response"].append(check)
-    session = AuthorizedSession(credentials, auth_request=Request(plain))
+    session = egress.mount_public_only(AuthorizedSession(credentials, auth_request=Request(plain)))
     session.hooks["response"].append(check)
     return session
 

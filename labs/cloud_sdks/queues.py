@@ -59,7 +59,7 @@ def sqs_demo(target: AwsTarget, queue_name: str, messages: list[str], log: StepL
     """Amazon SQS with boto3: create → send (batch) → receive → delete → delete queue."""
     import boto3
 
-    sqs = boto3.client("sqs", **target.client_kwargs())
+    sqs = target.guard(boto3.client("sqs", **target.client_kwargs()))
 
     with log.step("create queue") as d:
         url = sqs.create_queue(QueueName=queue_name, Attributes={"VisibilityTimeout": str(VISIBILITY_S)})["QueueUrl"]

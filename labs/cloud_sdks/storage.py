@@ -98,7 +98,8 @@ def s3_demo(target: AwsTarget, bucket: str, key: str, data: bytes, log: StepLog)
 
     # 1. A client. With explicit keys they are used; without, boto3's default chain looks in env
     #    vars, ~/.aws, SSO, then the instance/container role. Signature V4 is what every region accepts.
-    s3 = boto3.client("s3", **target.client_kwargs(Config(signature_version="s3v4", retries={"max_attempts": 2})))
+    s3 = target.guard(boto3.client("s3", **target.client_kwargs(Config(signature_version="s3v4",
+                                                                       retries={"max_attempts": 2}))))
 
     with log.step("create bucket") as d:
         if target.region == "us-east-1":  # the one region that refuses an explicit LocationConstraint

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import binascii
 import contextlib
-import functools
 import os
 import re
 import urllib.parse
@@ -25,7 +24,7 @@ from labs.cpp_wrapping.knowledge import (
     LOCAL_COSMOS_SECONDS, MAX_ROWS, PARTITION_KEY_PATH, SHARED_COSMOS_SECONDS, QueryError, check_query_text,
     load_documents, parse_parameters,
 )
-from shared import serving
+from shared import egress, serving
 
 
 @dataclass
@@ -76,55 +75,6 @@ def check_typed_endpoint(endpoint: str) -> str:
         raise serving.RefusedInput("The Cosmos endpoint must be the account's address only, like "
                                    "https://ACCOUNT.documents.azure.com:443/, with no path or query.")
     return endpoint
-
-
-@functools.lru_cache(maxsize=1)
-def _public_only_transport_class() -> type:
-    """An azure-core requests transport that checks every connection's peer address once connected.
-
-    `check_endpoint` resolves the visitor's host before the SDK does; a host whose DNS answers
-    differently the second time (DNS rebinding) could still lead the SDK to a private address. This
-    transport asks the connected socket itself and drops it (before a byte is sent) if its peer is
-    not public. Proxies from the environment are not used: they would hide the real peer.
-    """
-    from azure.core.pipeline.transport import RequestsTransport
-    from requests.adapters import HTTPAdapter
-    from urllib3.connection import HTTPConnection, HTTPSConnection
-    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-    from urllib3.exceptions import NewConnectionError
-    from urllib3.util.retry import Retry
-
-    def checked(base: type) -> type:
-        class Checked(base):  # type: ignore[misc, valid-type]
-            def _new_conn(self):  # noqa: ANN202 - urllib3's hook: the connected socket
-                sock = super()._new_conn()
-                try:
-                    problem = serving.address_problem(sock.getpeername()[0])
-                except (OSError, ValueError, IndexError):
-                    problem = "unknown"
-                if problem:
-                    sock.close()
-                    raise NewConnectionError(self, f"refused: the peer is a {problem} address")
-                return sock
-        return Checked
-
-    http_pool = type("PublicHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": checked(HTTPConnection)})
-    https_pool = type("PublicHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": checked(HTTPSConnection)})
-
-    class PublicOnlyAdapter(HTTPAdapter):
-        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
-
-    class PublicOnlyTransport(RequestsTransport):
-        def _init_session(self, session: Any) -> None:
-            super()._init_session(session)
-            session.trust_env = False
-            adapter = PublicOnlyAdapter(max_retries=Retry(total=False, redirect=False, raise_on_status=False))
-            for prefix in self._protocols:
-                session.mount(prefix, adapter)
-
-    return PublicOnlyTransport
 
 
 def resolve_target(endpoint: str | None, key: str | None, database: str | None = None,
@@ -221,7 +171,8 @@ def cosmos_client(target: CosmosTarget) -> tuple[Any, Any]:
 
     On a shared server a visitor's endpoint is checked again (`check_typed_endpoint`), and the
     client gets `SHARED_CLIENT_OPTIONS` (no endpoint discovery, short timeouts) and a transport
-    that refuses a connection whose peer is not a public address (`_public_only_transport_class`).
+    that refuses a connection whose peer is not a public address (`shared.egress`), which also
+    stops DNS rebinding.
 
     Raises:
         QueryError: The endpoint is not a URL or the key is empty.
@@ -241,7 +192,7 @@ def cosmos_client(target: CosmosTarget) -> tuple[Any, Any]:
         options = {k: v for k, v in SHARED_CLIENT_OPTIONS.items() if k != "enable_endpoint_discovery" or not target.lent}
         if not target.lent:
             check_typed_endpoint(target.endpoint)
-            options["transport"] = _public_only_transport_class()()
+            options["transport"] = egress.azure_transport()
     try:
         with sdk_errors("the client's first request"):  # the client reads the account's description right away
             return cosmos, cosmos.CosmosClient(target.endpoint, credential=target.key, **options)
