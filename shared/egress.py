@@ -4,8 +4,8 @@
 SDK then resolves the name again itself, and a hostile DNS server can answer the second time with
 a private or loopback address (DNS rebinding). The connection classes here ask each new socket,
 once connected and before a byte is sent, which address it reached, and close it unless that
-address is public (`serving.address_problem`). They plug into the HTTP stacks the suite's SDKs
-use, all built on urllib3:
+address is public (`serving.address_problem`). They plug into the HTTP stacks the suite uses for
+a visitor's endpoints (urllib3 under the SDKs, urllib.request for plain fetches):
 
 - `azure_transport()`: an azure-core transport (Azure Storage blobs and queues, Cosmos DB);
 - `guard_botocore(client)`: a boto3/botocore client (S3, SQS);

@@ -109,3 +109,14 @@ def no_secret_in(texts: Iterable[object]) -> None:
     """Assert that none of the fake operator secrets appear in `texts`."""
     found = leaked_secrets(*texts)
     assert not found, f"operator secrets leaked: {found}"
+
+
+def reachable_peer(monkeypatch, url: str) -> None:
+    """Let connections to `url`'s port pass shared mode's connected-peer check (`shared.egress`),
+    so a recorder on 127.0.0.1 can stand for a public visitor host; every other peer is still checked."""
+    import urllib.parse
+
+    from shared import egress
+
+    real, port = egress.refused_peer, urllib.parse.urlsplit(url).port
+    monkeypatch.setattr(egress, "refused_peer", lambda sock: None if sock.getpeername()[1] == port else real(sock))

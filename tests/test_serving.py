@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-import urllib.parse
 
 import pytest
 
 from shared import egress, scratch, serving
-from tests.hostile import leaked_secrets
+from tests.hostile import leaked_secrets, reachable_peer
 
 
 @pytest.fixture(autouse=True)
@@ -104,8 +103,7 @@ def test_guarded_fetch_refuses_redirects_to_private_addresses(monkeypatch, recor
     real = serving._resolve
     monkeypatch.setattr(serving, "_resolve", lambda host, port: ["93.184.215.14"] if host == "127.0.0.1"
                         else real(host, port))
-    real_peer, port = egress.refused_peer, urllib.parse.urlsplit(recorder.url).port
-    monkeypatch.setattr(egress, "refused_peer", lambda sock: None if sock.getpeername()[1] == port else real_peer(sock))
+    reachable_peer(monkeypatch, recorder.url)
     with pytest.raises(serving.RefusedInput, match="redirect.*link-local"):
         serving.guarded_fetch(recorder.url + "start", shared=True)
     assert [s.path for s in recorder.seen] == ["/start"]
@@ -119,6 +117,27 @@ def test_guarded_fetch_checks_the_connected_peer_against_dns_rebinding(monkeypat
     assert recorder.seen == []
     status, _ = serving.guarded_fetch(recorder.url + "local", shared=False)  # local mode: loopback is fine
     assert status == 200 and [s.path for s in recorder.seen] == ["/local"]
+
+
+def test_the_peer_check_refuses_every_non_public_address():
+    import socket
+
+    class Peer:
+        def __init__(self, address):
+            self.address = address
+
+        def getpeername(self):
+            if self.address is None:
+                raise OSError("not connected")
+            return (self.address, 443)
+
+    assert egress.refused_peer(Peer("8.8.8.8")) is None
+    for address, problem in (("127.0.0.1", "loopback"), ("10.1.2.3", "private"), ("169.254.169.254", "link-local"),
+                             ("::ffff:127.0.0.1", "loopback"), ("::1", "loopback"), (None, "unknown")):
+        assert problem in egress.refused_peer(Peer(address)), address
+    with socket.create_server(("127.0.0.1", 0)) as server:  # a real socket, connected to loopback
+        with socket.create_connection(server.getsockname()) as sock:
+            assert egress.refused_peer(sock) == "loopback"
 
 
 def test_guarded_fetch_caps_the_body_and_returns_error_statuses(recorder):
